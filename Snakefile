@@ -1,0 +1,213 @@
+# The MNIST dropout study: download and verify MNIST, preprocess it once, train
+# one MLP per (dropout, seed), evaluate each, aggregate into tables and figures.
+import os
+
+from snakemake.utils import min_version, validate
+
+
+min_version("9.0")
+
+
+# Relative to this file, so that `--directory` can put results elsewhere.
+configfile: os.path.join(workflow.basedir, "config.yaml")
+
+
+include: "rules/common.smk"
+
+
+check_config(config)
+
+MODEL_DIR = "results/models/p{dropout}/seed{seed}"
+FIGURES = ["fit_loss", "train_loss_dropout", "val_loss_dropout", "val_acc_dropout", "test_acc_dropout"]
+TRAIN_THREADS = config["train"]["threads"]
+
+
+wildcard_constraints:
+    name="|".join(IDX_NAMES),
+    dropout=r"\d+\.\d+",
+    seed=r"\d+",
+    digit=r"\d",
+
+
+# Light steps run on the submitting host, not as cluster jobs; `download` too,
+# because cluster compute nodes often have no internet access.
+localrules:
+    all,
+    download,
+    aggregate,
+    plot_curves,
+    plot_test_accuracy,
+    plot_fscore,
+    plot_failures,
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True
+
+
+rule download:
+    output:
+        "results/data/raw/{name}",
+    params:
+        mirrors=config["data"]["mirrors"],
+        sha256=lambda wildcards: config["data"]["sha256"][wildcards.name],
+        attempts=4,
+        timeout_seconds=60,
+    log:
+        "results/logs/download/{name}.log",
+    conda:
+        "envs/analysis.yaml"
+    script:
+        "scripts/download.py"
+
+
+rule preprocess:
+    input:
+        train_images="results/data/raw/train-images-idx3-ubyte",
+        train_labels="results/data/raw/train-labels-idx1-ubyte",
+        test_images="results/data/raw/t10k-images-idx3-ubyte",
+        test_labels="results/data/raw/t10k-labels-idx1-ubyte",
+    output:
+        "results/data/mnist.npz",
+    log:
+        "results/logs/preprocess.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "envs/analysis.yaml"
+    script:
+        "scripts/preprocess.py"
+
+
+rule train:
+    input:
+        data="results/data/mnist.npz",
+    output:
+        model=f"{MODEL_DIR}/model.keras",
+        history=f"{MODEL_DIR}/history.csv",
+        info=f"{MODEL_DIR}/train_info.json",
+    params:
+        train={key: value for key, value in config["train"].items() if key != "threads"},
+    log:
+        f"results/logs/train/p{{dropout}}_seed{{seed}}.log",
+    benchmark:
+        "results/benchmarks/train/p{dropout}_seed{seed}.tsv"
+    threads: TRAIN_THREADS
+    resources:
+        mem_mb=2500,
+        runtime=60,
+    conda:
+        "envs/tensorflow.yaml"
+    script:
+        "scripts/train.py"
+
+
+rule evaluate:
+    input:
+        data="results/data/mnist.npz",
+        model=f"{MODEL_DIR}/model.keras",
+    output:
+        metrics=f"{MODEL_DIR}/metrics.json",
+        predictions=f"{MODEL_DIR}/predictions.npz",
+    params:
+        forward_pass_tolerance=1e-4,
+    log:
+        "results/logs/evaluate/p{dropout}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/evaluate/p{dropout}_seed{seed}.tsv"
+    threads: TRAIN_THREADS
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    conda:
+        "envs/tensorflow.yaml"
+    script:
+        "scripts/evaluate.py"
+
+
+rule aggregate:
+    input:
+        histories=run_files(f"{MODEL_DIR}/history.csv"),
+        metrics=run_files(f"{MODEL_DIR}/metrics.json"),
+    output:
+        csv=report("results/summary.csv", caption="report/summary.rst", category="Tables"),
+        markdown=report("results/summary.md", caption="report/summary.rst", category="Tables"),
+    params:
+        runs=runs(),
+    log:
+        "results/logs/aggregate.log",
+    conda:
+        "envs/analysis.yaml"
+    script:
+        "scripts/aggregate.py"
+
+
+rule plot_curves:
+    input:
+        run_files(f"{MODEL_DIR}/history.csv"),
+    output:
+        fit_loss=report("results/figures/fit_loss.png", caption="report/fit_loss.rst", category="Learning curves"),
+        train_loss=report("results/figures/train_loss_dropout.png", caption="report/train_loss_dropout.rst", category="Learning curves"),
+        val_loss=report("results/figures/val_loss_dropout.png", caption="report/val_loss_dropout.rst", category="Learning curves"),
+        val_acc=report("results/figures/val_acc_dropout.png", caption="report/val_acc_dropout.rst", category="Learning curves"),
+    params:
+        runs=runs(),
+    log:
+        "results/logs/plot_curves.log",
+    conda:
+        "envs/analysis.yaml"
+    script:
+        "scripts/plot_curves.py"
+
+
+rule plot_test_accuracy:
+    input:
+        "results/summary.csv",
+    output:
+        report("results/figures/test_acc_dropout.png", caption="report/test_acc_dropout.rst", category="Test metrics"),
+    log:
+        "results/logs/plot_test_accuracy.log",
+    conda:
+        "envs/analysis.yaml"
+    script:
+        "scripts/plot_test_accuracy.py"
+
+
+rule plot_fscore:
+    input:
+        summary="results/summary.csv",
+        metrics=run_files(f"{MODEL_DIR}/metrics.json"),
+    output:
+        figure=report("results/figures/fscore.png", caption="report/fscore.rst", category="Test metrics"),
+        table="results/analysis/precision_recall.csv",
+    params:
+        choice=config["analysis"]["dropout"],
+        runs=runs(),
+    log:
+        "results/logs/plot_fscore.log",
+    conda:
+        "envs/analysis.yaml"
+    script:
+        "scripts/plot_fscore.py"
+
+
+rule plot_failures:
+    input:
+        summary="results/summary.csv",
+        predictions=run_files(f"{MODEL_DIR}/predictions.npz"),
+        images="results/data/raw/t10k-images-idx3-ubyte",
+    output:
+        report("results/figures/failure{digit}.png", caption="report/failures.rst", category="Test metrics"),
+    params:
+        choice=config["analysis"]["dropout"],
+        digit=lambda wildcards: int(wildcards.digit),
+        runs=runs(),
+    log:
+        "results/logs/plot_failures_{digit}.log",
+    conda:
+        "envs/analysis.yaml"
+    script:
+        "scripts/plot_failures.py"

@@ -1,0 +1,14 @@
+"""Rule `download`: one IDX file from the first mirror that has it, verified."""
+
+from mnist import fetch_verified
+from script_io import log_to
+
+with log_to(snakemake.log[0]):
+    fetch_verified(
+        snakemake.wildcards.name,
+        snakemake.params.mirrors,
+        snakemake.params.sha256,
+        snakemake.output[0],
+        attempts=snakemake.params.attempts,
+        timeout=snakemake.params.timeout_seconds,
+    )

@@ -1,0 +1,21 @@
+"""Rule `plot_failures`: the first 32 test images wrongly judged "is digit d"
+by the analysed dropout value's model with the lowest seed."""
+
+import numpy as np
+
+from figures import plot_failures
+from metrics import failure_indices
+from mnist import load_idx
+from results import read_csv, select_dropout
+from script_io import log_to
+
+with log_to(snakemake.log[0]):
+    dropout = select_dropout(read_csv(snakemake.input.summary), snakemake.params.choice)
+    seed, path = min((s, path) for (p, s), path in zip(snakemake.params.runs, snakemake.input.predictions) if p == dropout)
+    with np.load(path, allow_pickle=False) as predictions:
+        y_true, y_pred = predictions["y_true"], predictions["y_pred"]
+    digit = snakemake.params.digit
+    chosen = failure_indices(y_true, y_pred, digit)
+    print(f"p = {dropout:g}, seed {seed}: test images {chosen.tolist()} misjudged as to digit {digit}")
+    images = load_idx(snakemake.input.images)[chosen]
+    plot_failures(images, y_pred[chosen], digit, dropout, seed, snakemake.output[0])

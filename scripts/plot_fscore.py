@@ -1,0 +1,27 @@
+"""Rule `plot_fscore`: per-digit precision and recall of the analysed dropout value,
+over all its seeds."""
+
+import numpy as np
+
+from figures import plot_precision_recall
+from results import read_csv, read_json, select_dropout, write_csv
+from script_io import log_to
+
+with log_to(snakemake.log[0]):
+    dropout = select_dropout(read_csv(snakemake.input.summary), snakemake.params.choice)
+    print(f"analysed dropout: p = {dropout:g} (analysis.dropout = {snakemake.params.choice})")
+    seeds = [(seed, path) for (p, seed), path in zip(snakemake.params.runs, snakemake.input.metrics) if p == dropout]
+    metrics = [read_json(path) for _seed, path in seeds]
+    precisions = np.array([m["precision"] for m in metrics])
+    recalls = np.array([m["recall"] for m in metrics])
+    plot_precision_recall(precisions, recalls, dropout, snakemake.output.figure)
+    write_csv(
+        snakemake.output.table,
+        [
+            {"dropout": dropout, "seed": seed, "digit": digit, "precision": m["precision"][digit],
+             "recall": m["recall"][digit], "f1": m["f1"][digit]}
+            for (seed, _path), m in zip(seeds, metrics)
+            for digit in range(len(m["precision"]))
+        ],
+        ("dropout", "seed", "digit", "precision", "recall", "f1"),
+    )

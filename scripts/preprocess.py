@@ -1,0 +1,14 @@
+"""Rule `preprocess`: the four IDX files to one .npz of 784-vectors in [0, 1] and labels."""
+
+from mnist import check_images_labels, load_idx, preprocess, save_dataset
+from script_io import log_to
+
+with log_to(snakemake.log[0]):
+    splits = {}
+    for split in ("train", "test"):
+        images = load_idx(snakemake.input[f"{split}_images"])
+        labels = load_idx(snakemake.input[f"{split}_labels"])
+        check_images_labels(images, labels, name=f"MNIST {split} split")
+        splits[split] = preprocess(images, labels)
+        print(f"{split}: {len(labels)} images")
+    save_dataset(snakemake.output[0], *splits["train"], *splits["test"])

@@ -1,0 +1,39 @@
+"""Rule `train`: one model for one (dropout, seed) pair."""
+
+from mnist import load_dataset
+from results import write_csv, write_json
+from script_io import atomic_output, log_to
+
+with log_to(snakemake.log[0]):
+    # TensorFlow is imported only after logging is redirected, so its messages land in the log.
+    from model import HISTORY_COLUMNS, build_model, configure_tensorflow, train_model
+
+    dropout = float(snakemake.wildcards.dropout)
+    seed = int(snakemake.wildcards.seed)
+    train = snakemake.params.train
+    environment = configure_tensorflow(snakemake.threads, seed)
+    data = load_dataset(snakemake.input.data)
+    model = build_model(dropout, train["hidden_units"], train["learning_rate"])
+    model.summary()
+    history = train_model(
+        model,
+        data["x_train"],
+        data["y_train"],
+        batch_size=train["batch_size"],
+        epochs=train["epochs"],
+        validation_split=train["validation_split"],
+        early_stopping=train["early_stopping"],
+    )
+    with atomic_output(snakemake.output.model) as temporary:
+        model.save(temporary)
+    write_csv(snakemake.output.history, history, HISTORY_COLUMNS)
+    write_json(
+        snakemake.output.info,
+        {
+            "dropout": dropout,
+            "parameters": model.count_params(),
+            "epochs_run": len(history),
+            "train": train,
+            "environment": environment,
+        },
+    )
