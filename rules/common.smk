@@ -18,15 +18,41 @@ def config_error(location, problem):
     )
 
 
+def key_path(parts):
+    """JSON-schema error path as a config key, e.g. dropout[1] or train.epochs."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".") or "top level"
+
+
+def describe_schema_error(error):
+    """One line naming the key, what is wrong and what is allowed."""
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        problem = f"unknown key {', '.join(map(repr, unknown))} (a typo?); allowed keys: {', '.join(allowed)}"
+    elif error.validator == "pattern":
+        problem = f"{error.instance!r} is malformed"
+    else:
+        problem = error.message
+    hint = error.schema.get("description") if isinstance(error.schema, dict) else None
+    return config_error(key_path(error.absolute_path), problem + (f"; expected {hint}" if hint else ""))
+
+
 def check_config(config):
     """Validate against the JSON schema (filling defaults), then the rules a
     schema cannot express; raise one clear error before any job starts."""
     try:
         validate(config, "schemas/config.schema.yaml")
-    except jsonschema.ValidationError as error:
-        location = ".".join(str(part) for part in error.absolute_path) or "top level"
-        hint = error.schema.get("description") if isinstance(error.schema, dict) else None
-        raise config_error(location, error.message + (f" (expected: {hint})" if hint else ""))
+    except WorkflowError as error:
+        # validate() raises WorkflowError while handling jsonschema's error.
+        if not isinstance(error.__context__, jsonschema.ValidationError):
+            raise
+        raise describe_schema_error(error.__context__) from None
+    labels = [dropout_label(p) for p in config["dropout"]]
+    if len(set(labels)) < len(labels):
+        raise config_error("dropout", f"{config['dropout']} has values equal to 12 decimals; make them distinct")
     choice = config["analysis"]["dropout"]
     if choice != "best" and float(choice) not in [float(p) for p in config["dropout"]]:
         raise config_error(
@@ -36,8 +62,10 @@ def check_config(config):
 
 
 def dropout_label(dropout):
-    """The wildcard value naming a dropout probability, e.g. 0.3 -> '0.3', 0 -> '0.0'."""
-    return repr(float(dropout))
+    """The wildcard value naming a dropout probability in positional notation,
+    e.g. 0.3 -> '0.3', 0 -> '0.0', 1e-5 -> '0.00001'."""
+    text = f"{float(dropout):.12f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
 
 
 def runs():

@@ -1,0 +1,52 @@
+"""Shared fixtures: the rule scripts' modules on sys.path, and running the
+workflow through the real `snakemake` command on the shipped MNIST subset."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SUBSET = REPO / "tests" / "data" / "mnist-subset"
+CONFIGS = REPO / "tests" / "config"
+sys.path.insert(0, str(REPO / "scripts"))
+
+
+def snakemake(workdir, *args, configs=(), check=True, timeout=900):
+    """Run the workflow with results under `workdir`; config overlays in order."""
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir)]
+    if configs:
+        command += ["--configfile", *map(str, configs)]
+    result = subprocess.run(command + list(args), capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def planned_jobs(workdir, configs=(), *args):
+    """{rule: count} of the jobs a dry run would execute."""
+    result = snakemake(workdir, "--dry-run", *args, configs=configs)
+    output = result.stdout + result.stderr
+    if "Nothing to be done" in output:
+        return {}
+    block = output.split("Job stats:", 1)[1]
+    return {
+        rule: int(count)
+        for rule, count in re.findall(r"^(\w+)\s+(\d+)\s*$", block, flags=re.MULTILINE)
+        if rule != "total"
+    }
+
+
+def write_yaml(path, data):
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+def subset_configs(tmp_path):
+    """Config overlays: the subset's checksums and a mirror pointing at it."""
+    mirror = write_yaml(tmp_path / "mirror.yaml", {"data": {"mirrors": [str(SUBSET)]}})
+    return [CONFIGS / "subset_sha256.yaml", mirror]

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from figures import curve_band
+from results import mean_std, read_csv, select_dropout, summary_markdown, summary_row, write_csv
+
+
+def history(*val_losses, val_accuracy=0.9):
+    return [
+        {"epoch": i + 1, "loss": 1.0 / (i + 1), "accuracy": 0.5, "val_loss": v, "val_accuracy": val_accuracy + i / 100}
+        for i, v in enumerate(val_losses)
+    ]
+
+
+def test_summary_row_reads_best_epoch_and_test_metrics():
+    row = summary_row(0.3, 2, history(0.5, 0.3, 0.4, 0.45), {"test_loss": 0.09, "test_accuracy": 0.98})
+    assert row == {
+        "dropout": 0.3, "seed": 2, "epochs": 4, "best_epoch": 2, "best_val_accuracy": pytest.approx(0.93),
+        "best_val_loss": 0.3, "final_val_loss": 0.45, "test_loss": 0.09, "test_accuracy": 0.98,
+    }
+
+
+def rows(*triples):
+    return [{"dropout": p, "seed": s, "best_val_accuracy": a} for p, s, a in triples]
+
+
+def test_select_best_uses_the_mean_over_seeds():
+    summary = rows((0.0, 0, 0.981), (0.0, 1, 0.975), (0.3, 0, 0.980), (0.3, 1, 0.979))
+    # p=0 has the single best run, p=0.3 the better mean.
+    assert select_dropout(summary, "best") == 0.3
+    assert select_dropout(summary, 0.0) == 0.0
+    with pytest.raises(ValueError, match="0.5 is not among"):
+        select_dropout(summary, 0.5)
+
+
+def test_select_best_breaks_ties_towards_less_dropout():
+    assert select_dropout(rows((0.2, 0, 0.98), (0.1, 0, 0.98)), "best") == 0.1
+
+
+def test_mean_std_is_the_sample_standard_deviation():
+    assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(2**0.5))
+    assert mean_std([0.5]) == (0.5, 0.0)
+
+
+def test_summary_markdown_has_run_and_per_dropout_tables():
+    summary = [
+        {"dropout": p, "seed": s, "epochs": e, "best_val_accuracy": 0.98, "test_loss": 0.08, "test_accuracy": acc}
+        for p, s, e, acc in ((0.0, 0, 4, 0.98), (0.0, 1, 6, 0.982), (0.3, 0, 5, 0.979))
+    ]
+    text = summary_markdown(summary)
+    assert "| 0 | 1 | 6 | 0.9800 | 0.0800 | 0.9820 |" in text
+    assert "| 0 | 2 | 5.0 ± 1.4 | 0.9800 ± 0.0000 | 0.0800 ± 0.0000 | 0.9810 ± 0.0014 |" in text
+    assert "| 0.3 | 1 |" in text
+
+
+def test_csv_round_trip_converts_numbers(tmp_path):
+    path = tmp_path / "t.csv"
+    write_csv(path, [{"dropout": 0.1, "seed": 3, "name": "x"}], ("dropout", "seed", "name"))
+    assert read_csv(path) == [{"dropout": 0.1, "seed": 3, "name": "x"}]
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+
+
+def test_curve_band_summarises_each_epoch_over_the_runs_that_reached_it():
+    epochs, mean, low, high, counts = curve_band([history(0.4, 0.2, 0.3), history(0.6, 0.4)], "val_loss")
+    assert epochs.tolist() == [1, 2, 3]
+    np.testing.assert_allclose(mean, [0.5, 0.3, 0.3])
+    np.testing.assert_allclose(low, [0.4, 0.2, 0.3])
+    np.testing.assert_allclose(high, [0.6, 0.4, 0.3])
+    assert counts.tolist() == [2, 2, 1]

@@ -1,0 +1,145 @@
+"""End to end: the real workflow through `snakemake` on the shipped MNIST subset
+(2,000 training and 500 test images), then what a config change reruns."""
+
+import csv
+import hashlib
+import json
+import re
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import CONFIGS, planned_jobs, snakemake, write_yaml
+from metrics import failure_indices
+
+DROPOUTS = [0.0, 0.3, 0.5]
+FIGURES = ["fit_loss", "train_loss_dropout", "val_loss_dropout", "val_acc_dropout", "test_acc_dropout", "fscore", "failure8"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """One complete run; returns its directory and config overlays."""
+    workdir = tmp_path_factory.mktemp("e2e")
+    mirror = write_yaml(workdir / "mirror.yaml", {"data": {"mirrors": [str(CONFIGS.parent / "data" / "mnist-subset")]}})
+    configs = [CONFIGS / "subset_sha256.yaml", CONFIGS / "e2e.yaml", mirror]
+    snakemake(workdir, "--cores", "2", configs=configs)
+    return workdir, configs
+
+
+def read_summary(workdir):
+    with open(workdir / "results" / "summary.csv") as stream:
+        return list(csv.DictReader(stream))
+
+
+def png_size(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_downloads_are_the_verified_subset(run):
+    workdir, _ = run
+    expected = yaml.safe_load((CONFIGS / "subset_sha256.yaml").read_text())["data"]["sha256"]
+    for name, digest in expected.items():
+        assert hashlib.sha256((workdir / "results" / "data" / "raw" / name).read_bytes()).hexdigest() == digest
+    with np.load(workdir / "results" / "data" / "mnist.npz", allow_pickle=False) as data:
+        assert data["x_train"].shape == (2000, 784) and data["x_train"].dtype == np.float32
+        assert data["x_test"].shape == (500, 784) and 0 <= data["x_test"].min() and data["x_test"].max() == 1
+
+
+def test_summary_has_one_plausible_row_per_model(run):
+    workdir, _ = run
+    rows = read_summary(workdir)
+    assert [(float(r["dropout"]), int(r["seed"])) for r in rows] == [(p, 0) for p in DROPOUTS]
+    for row in rows:
+        # 1,800 training images for at most 8 epochs: far from 98%, far above chance.
+        assert 0.85 <= float(row["test_accuracy"]) <= 0.97, row
+        assert 0.1 <= float(row["test_loss"]) <= 0.5, row
+        assert 1 <= int(row["epochs"]) <= 8 and int(row["best_epoch"]) <= int(row["epochs"])
+    markdown = (workdir / "results" / "summary.md").read_text()
+    for row in rows:
+        assert f"| {float(row['test_accuracy']):.4f} |" in markdown
+
+
+def test_each_model_is_specified_trained_and_checked(run):
+    workdir, _ = run
+    for p in DROPOUTS:
+        model_dir = workdir / "results" / "models" / f"p{p}" / "seed0"
+        info = json.loads((model_dir / "train_info.json").read_text())
+        assert info["parameters"] == 669_706
+        assert info["environment"]["seed"] == 0 and info["environment"]["intra_op_threads"] == 1
+        with open(model_dir / "history.csv") as stream:
+            history = list(csv.DictReader(stream))
+        assert len(history) == info["epochs_run"]
+        metrics = json.loads((model_dir / "metrics.json").read_text())
+        assert metrics["numpy_forward_max_abs_difference"] < 1e-4
+        matrix = np.array(metrics["confusion_matrix"])
+        assert matrix.shape == (10, 10) and matrix.sum() == 500
+        # Keras' evaluate() and the saved predictions agree on accuracy.
+        assert np.trace(matrix) / 500 == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+        benchmark = (workdir / "results" / "benchmarks" / "train" / f"p{p}_seed0.tsv").read_text().splitlines()
+        assert benchmark[0].startswith("s\t") and float(benchmark[1].split("\t")[0]) > 0
+
+
+def test_figures_are_drawn(run):
+    workdir, _ = run
+    for name in FIGURES:
+        width, height = png_size(workdir / "results" / "figures" / f"{name}.png")
+        assert width >= 600 and height >= 400, name
+
+
+def test_analysis_uses_the_best_model_and_its_failures(run):
+    workdir, _ = run
+    rows = read_summary(workdir)
+    best = max(rows, key=lambda r: (float(r["best_val_accuracy"]), -float(r["dropout"])))
+    with open(workdir / "results" / "analysis" / "precision_recall.csv") as stream:
+        table = list(csv.DictReader(stream))
+    assert {float(r["dropout"]) for r in table} == {float(best["dropout"])}
+    assert [int(r["digit"]) for r in table] == list(range(10))
+    metrics = json.loads((workdir / "results" / "models" / f"p{float(best['dropout'])}" / "seed0" / "metrics.json").read_text())
+    assert [float(r["recall"]) for r in table] == pytest.approx(metrics["recall"])
+    with np.load(workdir / "results" / "models" / f"p{float(best['dropout'])}" / "seed0" / "predictions.npz") as predictions:
+        expected = failure_indices(predictions["y_true"], predictions["y_pred"], 8).tolist()
+    log = (workdir / "results" / "logs" / "plot_failures_8.log").read_text()
+    assert f"test images {expected} misjudged" in log
+    assert len(expected) >= 5
+
+
+def test_rerun_without_changes_does_nothing(run):
+    workdir, configs = run
+    assert planned_jobs(workdir, configs) == {}
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"analysis": {"failure_digit": 3}}, {"plot_failures": 1, "all": 1}),
+        ({"analysis": {"dropout": 0.5}}, {"plot_fscore": 1, "plot_failures": 1, "all": 1}),
+        (
+            {"dropout": DROPOUTS + [0.2]},
+            {"train": 1, "evaluate": 1, "aggregate": 1, "plot_curves": 1, "plot_test_accuracy": 1,
+             "plot_fscore": 1, "plot_failures": 1, "all": 1},
+        ),
+        (
+            {"train": {"epochs": 9}},
+            {"train": 3, "evaluate": 3, "aggregate": 1, "plot_curves": 1, "plot_test_accuracy": 1,
+             "plot_fscore": 1, "plot_failures": 1, "all": 1},
+        ),
+    ],
+    ids=["failure_digit", "analysis_dropout", "add_dropout", "epochs"],
+)
+def test_config_change_reruns_exactly_what_it_affects(run, tmp_path, change, expected):
+    workdir, configs = run
+    assert planned_jobs(workdir, configs + [write_yaml(tmp_path / "change.yaml", change)]) == expected
+
+
+def test_failure_digit_change_redraws_without_training(run, tmp_path):
+    workdir, configs = run
+    models = sorted((workdir / "results" / "models").rglob("*"))
+    before = {path: path.stat().st_mtime_ns for path in models}
+    change = write_yaml(tmp_path / "digit.yaml", {"analysis": {"failure_digit": 3}})
+    result = snakemake(workdir, "--cores", "2", configs=configs + [change])
+    assert sorted(set(re.findall(r"localrule (\w+):|^rule (\w+):", result.stderr, flags=re.MULTILINE))) == [("all", ""), ("plot_failures", "")]
+    assert png_size(workdir / "results" / "figures" / "failure3.png")[0] >= 600
+    assert {path: path.stat().st_mtime_ns for path in models} == before
