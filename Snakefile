@@ -4,7 +4,6 @@ import os
 
 from snakemake.utils import min_version, validate
 
-
 min_version("9.0")
 
 
@@ -18,7 +17,13 @@ include: "rules/common.smk"
 check_config(config)
 
 MODEL_DIR = "results/models/p{dropout}/seed{seed}"
-FIGURES = ["fit_loss", "train_loss_dropout", "val_loss_dropout", "val_acc_dropout", "test_acc_dropout"]
+FIGURES = [
+    "fit_loss",
+    "train_loss_dropout",
+    "val_loss_dropout",
+    "val_acc_dropout",
+    "test_acc_dropout",
+]
 TRAIN_THREADS = config["train"]["threads"]
 
 
@@ -42,23 +47,23 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
-    default_target: True
 
 
 rule download:
     output:
         "results/data/raw/{name}",
+    log:
+        "results/logs/download/{name}.log",
+    conda:
+        "envs/analysis.yaml"
     params:
         mirrors=config["data"]["mirrors"],
         sha256=lambda wildcards: config["data"]["sha256"][wildcards.name],
         attempts=4,
         timeout_seconds=60,
-    log:
-        "results/logs/download/{name}.log",
-    conda:
-        "envs/analysis.yaml"
     script:
         "scripts/download.py"
 
@@ -73,11 +78,11 @@ rule preprocess:
         "results/data/mnist.npz",
     log:
         "results/logs/preprocess.log",
+    conda:
+        "envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "envs/analysis.yaml"
     script:
         "scripts/preprocess.py"
 
@@ -89,18 +94,18 @@ rule train:
         model=f"{MODEL_DIR}/model.keras",
         history=f"{MODEL_DIR}/history.csv",
         info=f"{MODEL_DIR}/train_info.json",
-    params:
-        train={key: value for key, value in config["train"].items() if key != "threads"},
     log:
         f"results/logs/train/p{{dropout}}_seed{{seed}}.log",
     benchmark:
         "results/benchmarks/train/p{dropout}_seed{seed}.tsv"
+    conda:
+        "envs/tensorflow.yaml"
     threads: TRAIN_THREADS
     resources:
         mem_mb=2500,
         runtime=60,
-    conda:
-        "envs/tensorflow.yaml"
+    params:
+        train={key: value for key, value in config["train"].items() if key != "threads"},
     script:
         "scripts/train.py"
 
@@ -112,18 +117,18 @@ rule evaluate:
     output:
         metrics=f"{MODEL_DIR}/metrics.json",
         predictions=f"{MODEL_DIR}/predictions.npz",
-    params:
-        forward_pass_tolerance=1e-4,
     log:
         "results/logs/evaluate/p{dropout}_seed{seed}.log",
     benchmark:
         "results/benchmarks/evaluate/p{dropout}_seed{seed}.tsv"
+    conda:
+        "envs/tensorflow.yaml"
     threads: TRAIN_THREADS
     resources:
         mem_mb=2000,
         runtime=15,
-    conda:
-        "envs/tensorflow.yaml"
+    params:
+        forward_pass_tolerance=1e-4,
     script:
         "scripts/evaluate.py"
 
@@ -133,14 +138,18 @@ rule aggregate:
         histories=run_files(f"{MODEL_DIR}/history.csv"),
         metrics=run_files(f"{MODEL_DIR}/metrics.json"),
     output:
-        csv=report("results/summary.csv", caption="report/summary.rst", category="Tables"),
-        markdown=report("results/summary.md", caption="report/summary.rst", category="Tables"),
-    params:
-        runs=runs(),
+        csv=report(
+            "results/summary.csv", caption="report/summary.rst", category="Tables"
+        ),
+        markdown=report(
+            "results/summary.md", caption="report/summary.rst", category="Tables"
+        ),
     log:
         "results/logs/aggregate.log",
     conda:
         "envs/analysis.yaml"
+    params:
+        runs=runs(),
     script:
         "scripts/aggregate.py"
 
@@ -149,16 +158,32 @@ rule plot_curves:
     input:
         run_files(f"{MODEL_DIR}/history.csv"),
     output:
-        fit_loss=report("results/figures/fit_loss.png", caption="report/fit_loss.rst", category="Learning curves"),
-        train_loss=report("results/figures/train_loss_dropout.png", caption="report/train_loss_dropout.rst", category="Learning curves"),
-        val_loss=report("results/figures/val_loss_dropout.png", caption="report/val_loss_dropout.rst", category="Learning curves"),
-        val_acc=report("results/figures/val_acc_dropout.png", caption="report/val_acc_dropout.rst", category="Learning curves"),
-    params:
-        runs=runs(),
+        fit_loss=report(
+            "results/figures/fit_loss.png",
+            caption="report/fit_loss.rst",
+            category="Learning curves",
+        ),
+        train_loss=report(
+            "results/figures/train_loss_dropout.png",
+            caption="report/train_loss_dropout.rst",
+            category="Learning curves",
+        ),
+        val_loss=report(
+            "results/figures/val_loss_dropout.png",
+            caption="report/val_loss_dropout.rst",
+            category="Learning curves",
+        ),
+        val_acc=report(
+            "results/figures/val_acc_dropout.png",
+            caption="report/val_acc_dropout.rst",
+            category="Learning curves",
+        ),
     log:
         "results/logs/plot_curves.log",
     conda:
         "envs/analysis.yaml"
+    params:
+        runs=runs(),
     script:
         "scripts/plot_curves.py"
 
@@ -167,7 +192,11 @@ rule plot_test_accuracy:
     input:
         "results/summary.csv",
     output:
-        report("results/figures/test_acc_dropout.png", caption="report/test_acc_dropout.rst", category="Test metrics"),
+        report(
+            "results/figures/test_acc_dropout.png",
+            caption="report/test_acc_dropout.rst",
+            category="Test metrics",
+        ),
     log:
         "results/logs/plot_test_accuracy.log",
     conda:
@@ -181,15 +210,19 @@ rule plot_fscore:
         summary="results/summary.csv",
         metrics=run_files(f"{MODEL_DIR}/metrics.json"),
     output:
-        figure=report("results/figures/fscore.png", caption="report/fscore.rst", category="Test metrics"),
+        figure=report(
+            "results/figures/fscore.png",
+            caption="report/fscore.rst",
+            category="Test metrics",
+        ),
         table="results/analysis/precision_recall.csv",
-    params:
-        choice=config["analysis"]["dropout"],
-        runs=runs(),
     log:
         "results/logs/plot_fscore.log",
     conda:
         "envs/analysis.yaml"
+    params:
+        choice=config["analysis"]["dropout"],
+        runs=runs(),
     script:
         "scripts/plot_fscore.py"
 
@@ -200,14 +233,18 @@ rule plot_failures:
         predictions=run_files(f"{MODEL_DIR}/predictions.npz"),
         images="results/data/raw/t10k-images-idx3-ubyte",
     output:
-        report("results/figures/failure{digit}.png", caption="report/failures.rst", category="Test metrics"),
-    params:
-        choice=config["analysis"]["dropout"],
-        digit=lambda wildcards: int(wildcards.digit),
-        runs=runs(),
+        report(
+            "results/figures/failure{digit}.png",
+            caption="report/failures.rst",
+            category="Test metrics",
+        ),
     log:
         "results/logs/plot_failures_{digit}.log",
     conda:
         "envs/analysis.yaml"
+    params:
+        choice=config["analysis"]["dropout"],
+        digit=lambda wildcards: int(wildcards.digit),
+        runs=runs(),
     script:
         "scripts/plot_failures.py"

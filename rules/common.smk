@@ -2,7 +2,6 @@
 
 import jsonschema
 
-
 IDX_NAMES = [
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -37,7 +36,9 @@ def describe_schema_error(error):
     else:
         problem = error.message
     hint = error.schema.get("description") if isinstance(error.schema, dict) else None
-    return config_error(key_path(error.absolute_path), problem + (f"; expected {hint}" if hint else ""))
+    return config_error(
+        key_path(error.absolute_path), problem + (f"; expected {hint}" if hint else "")
+    )
 
 
 def check_config(config):
@@ -52,7 +53,10 @@ def check_config(config):
         raise describe_schema_error(error.__context__) from None
     labels = [dropout_label(p) for p in config["dropout"]]
     if len(set(labels)) < len(labels):
-        raise config_error("dropout", f"{config['dropout']} has values equal to 12 decimals; make them distinct")
+        raise config_error(
+            "dropout",
+            f"{config['dropout']} has values equal to 12 decimals; make them distinct",
+        )
     choice = config["analysis"]["dropout"]
     if choice != "best" and float(choice) not in [float(p) for p in config["dropout"]]:
         raise config_error(
@@ -64,13 +68,15 @@ def check_config(config):
 def dropout_label(dropout):
     """The wildcard value naming a dropout probability in positional notation,
     e.g. 0.3 -> '0.3', 0 -> '0.0', 1e-5 -> '0.00001'."""
-    text = f"{float(dropout):.12f}".rstrip("0")
-    return text + "0" if text.endswith(".") else text
+    whole, fraction = f"{float(dropout):.12f}".split(".")
+    return f"{whole}.{fraction.rstrip('0') or '0'}"
 
 
 def runs():
     """Every (dropout, seed) pair to train, in a fixed order."""
-    return [(float(p), int(seed)) for p in config["dropout"] for seed in config["seeds"]]
+    return [
+        (float(p), int(seed)) for p in config["dropout"] for seed in config["seeds"]
+    ]
 
 
 def run_files(pattern):

@@ -1,0 +1,64 @@
+"""Malformed configs: each stops `snakemake` before any job, with one line
+naming the key and what is allowed, and leaves results/ untouched."""
+
+import pytest
+
+from conftest import snakemake, write_yaml
+
+GOOD_SHA = "0" * 64
+CASES = {
+    "dropout_at_one": ({"dropout": [0.0, 1.0]}, "dropout[1]", "0 <= p < 1"),
+    "dropout_negative": ({"dropout": [-0.1]}, "dropout[0]", "0 <= p < 1"),
+    "dropout_empty": ({"dropout": []}, "dropout", "non-empty"),
+    "dropout_duplicate": ({"dropout": [0.1, 0.1]}, "dropout", "distinct"),
+    "dropout_not_a_list": ({"dropout": 0.5}, "dropout", "list"),
+    "dropout_text": ({"dropout": ["half"]}, "dropout[0]", "is not of type 'number'"),
+    "dropout_boolean": ({"dropout": [True]}, "dropout[0]", "is not of type 'number'"),
+    "seed_negative": ({"seeds": [-1]}, "seeds[0]", "integer from 0"),
+    "seed_fraction": ({"seeds": [1.5]}, "seeds[0]", "integer from 0"),
+    "seeds_duplicate": ({"seeds": [3, 3]}, "seeds", "distinct"),
+    "unknown_top_level_key": ({"dropouts": [0.1]}, "top level", "unknown key 'dropouts'"),
+    "typo_in_train": ({"train": {"epoch": 5}}, "train", "unknown key 'epoch'"),
+    "epochs_zero": ({"train": {"epochs": 0}}, "train.epochs", "positive integer"),
+    "epochs_text": ({"train": {"epochs": "ten"}}, "train.epochs", "positive integer"),
+    "batch_size_negative": ({"train": {"batch_size": -128}}, "train.batch_size", "positive integer"),
+    "validation_split_zero": ({"train": {"validation_split": 0}}, "train.validation_split", "strictly between 0 and 1"),
+    "validation_split_one": ({"train": {"validation_split": 1.0}}, "train.validation_split", "strictly between 0 and 1"),
+    "learning_rate_zero": ({"train": {"learning_rate": 0}}, "train.learning_rate", "positive number"),
+    "hidden_units_empty": ({"train": {"hidden_units": []}}, "train.hidden_units", "non-empty list"),
+    "hidden_units_zero": ({"train": {"hidden_units": [512, 0]}}, "train.hidden_units[1]", "positive integer"),
+    "early_stopping_bad_monitor": (
+        {"train": {"early_stopping": {"monitor": "val_los", "patience": 2}}}, "train.early_stopping", "val_loss|"
+    ),
+    "early_stopping_negative_patience": (
+        {"train": {"early_stopping": {"monitor": "val_loss", "patience": -1}}}, "train.early_stopping", "patience"
+    ),
+    "threads_zero": ({"train": {"threads": 0}}, "train.threads", "integer >= 1"),
+    "analysis_dropout_not_in_sweep": ({"analysis": {"dropout": 0.35}}, "analysis.dropout", "not in the sweep"),
+    "analysis_dropout_word": ({"analysis": {"dropout": "worst"}}, "analysis.dropout", "'best' or one value"),
+    "failure_digit_ten": ({"analysis": {"failure_digit": 10}}, "analysis.failure_digit", "digit from 0 to 9"),
+    "failure_digit_negative": ({"analysis": {"failure_digit": -1}}, "analysis.failure_digit", "digit from 0 to 9"),
+    "mirror_ftp": ({"data": {"mirrors": ["ftp://example.org/mnist/"]}}, "data.mirrors[0]", "http:// or https://"),
+    "mirror_s3": ({"data": {"mirrors": ["s3://bucket/mnist"]}}, "data.mirrors[0]", "http:// or https://"),
+    "mirrors_empty": ({"data": {"mirrors": []}}, "data.mirrors", "non-empty"),
+    "sha256_short": ({"data": {"sha256": {"train-images-idx3-ubyte": "abc123"}}}, "data.sha256.train-images-idx3-ubyte", "64 lowercase hexadecimal"),
+    "sha256_uppercase": (
+        {"data": {"sha256": {"t10k-labels-idx1-ubyte": "F" * 64}}}, "data.sha256.t10k-labels-idx1-ubyte", "64 lowercase"
+    ),
+    "sha256_unknown_file": ({"data": {"sha256": {"train-images": GOOD_SHA}}}, "data.sha256", "unknown key 'train-images'"),
+}
+
+
+@pytest.mark.parametrize("change, key, allowed", CASES.values(), ids=CASES.keys())
+def test_bad_config_fails_before_any_job(tmp_path, change, key, allowed):
+    kept = tmp_path / "results" / "summary.csv"
+    kept.parent.mkdir()
+    kept.write_text("earlier results\n")
+    result = snakemake(tmp_path, "--cores", "1", configs=[write_yaml(tmp_path / "bad.yaml", change)], check=False)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Invalid config:")]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"Invalid config: {key}: ") and allowed in lines[0], lines[0]
+    assert "Select jobs to execute" not in result.stderr
+    assert [p.relative_to(tmp_path).as_posix() for p in (tmp_path / "results").rglob("*")] == ["results/summary.csv"]
+    assert kept.read_text() == "earlier results\n"
