@@ -50,3 +50,14 @@ def subset_configs(tmp_path):
     """Config overlays: the subset's checksums and a mirror pointing at it."""
     mirror = write_yaml(tmp_path / "mirror.yaml", {"data": {"mirrors": [str(SUBSET)]}})
     return [CONFIGS / "subset_sha256.yaml", mirror]
+
+
+@pytest.fixture(scope="session")
+def run(tmp_path_factory):
+    """One complete run on the subset (3 dropout values, 8 epochs, 1 thread per
+    job); returns its directory and config overlays."""
+    workdir = tmp_path_factory.mktemp("e2e")
+    mirror = write_yaml(workdir / "mirror.yaml", {"data": {"mirrors": [str(SUBSET)]}})
+    configs = [CONFIGS / "subset_sha256.yaml", CONFIGS / "e2e.yaml", mirror]
+    snakemake(workdir, "--cores", "2", configs=configs)
+    return workdir, configs

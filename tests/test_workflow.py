@@ -17,16 +17,6 @@ DROPOUTS = [0.0, 0.3, 0.5]
 FIGURES = ["fit_loss", "train_loss_dropout", "val_loss_dropout", "val_acc_dropout", "test_acc_dropout", "fscore", "failure8"]
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """One complete run; returns its directory and config overlays."""
-    workdir = tmp_path_factory.mktemp("e2e")
-    mirror = write_yaml(workdir / "mirror.yaml", {"data": {"mirrors": [str(CONFIGS.parent / "data" / "mnist-subset")]}})
-    configs = [CONFIGS / "subset_sha256.yaml", CONFIGS / "e2e.yaml", mirror]
-    snakemake(workdir, "--cores", "2", configs=configs)
-    return workdir, configs
-
-
 def read_summary(workdir):
     with open(workdir / "results" / "summary.csv") as stream:
         return list(csv.DictReader(stream))
