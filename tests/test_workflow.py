@@ -5,6 +5,7 @@ import csv
 import hashlib
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -133,3 +134,23 @@ def test_failure_digit_change_redraws_without_training(run, tmp_path):
     assert sorted(set(re.findall(r"localrule (\w+):|^rule (\w+):", result.stderr, flags=re.MULTILINE))) == [("all", ""), ("plot_failures", "")]
     assert png_size(workdir / "results" / "figures" / "failure3.png")[0] >= 600
     assert {path: path.stat().st_mtime_ns for path in models} == before
+
+
+@pytest.mark.parametrize(
+    "damaged, message",
+    [
+        ("results/models/p0.3/seed0/model.keras", "p0.3/seed0/model.keras: cannot load the model"),
+        ("results/data/mnist.npz", "results/data/mnist.npz: damaged or not a preprocessed MNIST archive"),
+    ],
+)
+def test_damaged_intermediate_file_is_named(run, tmp_path, damaged, message):
+    source, configs = run
+    workdir = tmp_path / "copy"
+    shutil.copytree(source, workdir, ignore=shutil.ignore_patterns("figures", "benchmarks"))
+    path = workdir / damaged
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    result = snakemake(
+        workdir, "--cores", "1", "--force", "results/models/p0.3/seed0/metrics.json", configs=configs, check=False
+    )
+    assert result.returncode != 0
+    assert any(line.startswith("ERROR: ") and message in line for line in result.stderr.splitlines()), result.stderr[-3000:]
