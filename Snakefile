@@ -83,9 +83,11 @@ rule preprocess:
         "results/logs/preprocess.log",
     conda:
         "envs/analysis.yaml"
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+        cpus_per_task=1,
     script:
         "scripts/preprocess.py"
 
@@ -107,6 +109,7 @@ rule train:
     resources:
         mem_mb=2500,
         runtime=60,
+        cpus_per_task=TRAIN_THREADS,
     params:
         train={key: value for key, value in config["train"].items() if key != "threads"},
     script:
@@ -130,6 +133,7 @@ rule evaluate:
     resources:
         mem_mb=2000,
         runtime=15,
+        cpus_per_task=TRAIN_THREADS,
     params:
         forward_pass_tolerance=1e-4,
     script:

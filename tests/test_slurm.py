@@ -1,0 +1,69 @@
+"""The workflow on a real single-node Slurm cluster started on 127.0.0.1, through
+snakemake-executor-plugin-slurm and `profiles/slurm`, with real accounting."""
+
+import csv
+import re
+
+import pytest
+
+from conftest import REPO, SUBSET, snakemake, write_yaml
+from slurm_cluster import SlurmCluster, missing_binaries
+
+pytest.importorskip("snakemake_executor_plugin_slurm", reason="the Slurm executor plugin is in requirements-dev.txt")
+MISSING = missing_binaries()
+pytestmark = pytest.mark.skipif(
+    bool(MISSING), reason=f"Slurm is not installed here (missing {', '.join(MISSING)}); .ci/run installs it with apt-get"
+)
+SLURM_RULES = {"preprocess": 1, "train": 3, "evaluate": 3}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with SlurmCluster(tmp_path_factory.mktemp("slurm")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def slurm_run(cluster, run, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("slurm-run")
+    _, configs = run
+    result = snakemake(
+        workdir, "--profile", str(REPO / "profiles" / "slurm"), "--slurm-init-seconds-before-status-checks", "2",
+        "--jobs", "4", configs=configs, timeout=1200,
+    )
+    return workdir, result
+
+
+def test_results_match_the_local_run(slurm_run, run):
+    workdir, _ = slurm_run
+    local, _ = run
+    # Same seeds and thread counts: the cluster computes the same bits as a local run.
+    assert (workdir / "results" / "summary.csv").read_text() == (local / "results" / "summary.csv").read_text()
+    with open(workdir / "results" / "summary.csv") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 3 and all(float(row["test_accuracy"]) >= 0.85 for row in rows)
+    for name in ("fit_loss", "val_acc_dropout", "fscore", "failure8"):
+        assert (workdir / "results" / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_heavy_rules_ran_as_slurm_jobs_and_light_ones_locally(slurm_run, cluster):
+    workdir, result = slurm_run
+    accounted = cluster.run("sacct", "-n", "-X", "-P", "-o", "JobID,State,Comment,Account", "-S", "now-1hour")
+    jobs = [line.split("|") for line in accounted.splitlines() if line]
+    by_rule = {}
+    for job_id, state, comment, account in jobs:
+        rule = re.match(r"rule_([a-z_]+?)(_wildcards_|$)", comment)
+        if rule:
+            assert state == "COMPLETED", (job_id, comment, state)
+            assert account  # accounted to a real association
+            by_rule.setdefault(rule.group(1), []).append(job_id)
+    assert {rule: len(ids) for rule, ids in by_rule.items()} == SLURM_RULES
+    # Each training job's Slurm log carries its job id, as the plugin names it.
+    logs = sorted((workdir / ".snakemake" / "slurm_logs" / "rule_train").rglob("*.log"))
+    assert sorted(log.stem for log in logs) == sorted(by_rule["train"])
+    for log in logs:
+        assert "train" in log.read_text(errors="replace")
+    # Downloads, aggregation and plots are localrules on the submitting host.
+    assert "localrule download" in result.stderr and "localrule plot_curves" in result.stderr
+    assert "rule train" in result.stderr and "localrule train" not in result.stderr
+    print("Slurm job ids:", {rule: ids for rule, ids in by_rule.items()})
