@@ -120,6 +120,7 @@ rule evaluate:
     input:
         data="results/data/mnist.npz",
         model=f"{MODEL_DIR}/model.keras",
+        info=f"{MODEL_DIR}/train_info.json",
     output:
         metrics=f"{MODEL_DIR}/metrics.json",
         predictions=f"{MODEL_DIR}/predictions.npz",

@@ -4,7 +4,7 @@ import numpy as np
 
 from metrics import confusion_matrix, forward_pass, precision_recall_f1
 from mnist import load_dataset
-from results import write_json
+from results import read_json, write_json
 from script_io import InputError, atomic_output, log_to
 
 with log_to(snakemake.log[0]):
@@ -50,5 +50,7 @@ with log_to(snakemake.log[0]):
             "recall": recall.tolist(),
             "f1": f1.tolist(),
             "confusion_matrix": matrix.tolist(),
+            # What the model was trained with: TF version, threads, oneDNN, seed.
+            "training_environment": read_json(snakemake.input.info)["environment"],
         },
     )

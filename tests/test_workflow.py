@@ -65,6 +65,9 @@ def test_each_model_is_specified_trained_and_checked(run):
         assert len(history) == info["epochs_run"]
         metrics = json.loads((model_dir / "metrics.json").read_text())
         assert metrics["numpy_forward_max_abs_difference"] < 1e-4
+        environment = metrics["training_environment"]
+        assert environment["seed"] == 0 and environment["intra_op_threads"] == 1
+        assert environment["tensorflow"] == "2.21.0" and "onednn_opts" in environment
         matrix = np.array(metrics["confusion_matrix"])
         assert matrix.shape == (10, 10) and matrix.sum() == 500
         # Keras' evaluate() and the saved predictions agree on accuracy.

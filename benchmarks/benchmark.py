@@ -1,0 +1,179 @@
+"""Side-by-side benchmark: the original's sequential loop against the workflow.
+
+Both train the same 9 models (p = 0 ... 0.8) on full MNIST for a fixed number of
+epochs with early stopping off, on this machine, alternating A B A B so that
+drift in the machine's speed hits both. Prints medians (min-max) and ratios.
+
+    python benchmarks/benchmark.py --mirror /path/to/mnist [--epochs 5] [--repeats 3]
+        [--cores N] [--set train.jit_compile=true ...]
+
+FLOPs per epoch: 6 x parameters x training samples (forward, backward for
+activations and for weights: 2 FLOPs per multiply-add each) plus 2 x parameters x
+validation samples (the validation forward pass) = 225 GFLOP for 784-512-512-10.
+Peak fp32: cores x clock x 32 FLOP/cycle (two 256-bit FMA pipes x 8 lanes x 2, as
+on Zen 4 and most AVX2/AVX-512 cores), clock from /proc/cpuinfo unless --ghz.
+"""
+
+import argparse
+import csv
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+PARAMETERS = 669_706
+TRAIN_SAMPLES, VALIDATION_SAMPLES = 54_000, 6_000
+FLOPS_PER_EPOCH = 6 * PARAMETERS * TRAIN_SAMPLES + 2 * PARAMETERS * VALIDATION_SAMPLES
+FLOPS_PER_CYCLE = 32
+
+
+def run_measured(command, **kwargs):
+    """Wall seconds, CPU seconds (user+sys of the process and its children) and
+    peak RSS in MB of the largest process, via wait4 on the child."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        sys.exit(f"command failed: {' '.join(map(str, command))}\n{output[-3000:]}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "max_rss_mb": usage.ru_maxrss / 1024, "output": output}
+
+
+def baseline(mirror, epochs, workdir):
+    out = workdir / "baseline.json"
+    measured = run_measured([sys.executable, REPO / "benchmarks" / "original_sweep.py", mirror, str(epochs), out])
+    result = json.loads(out.read_text())
+    return {**measured, "epoch_seconds": result["epoch_seconds"], "accuracy": list(result["test_accuracy"].values())}
+
+
+def nested(dotted, value):
+    data = yaml.safe_load(value)
+    for key in reversed(dotted.split(".")):
+        data = {key: data}
+    return data
+
+
+def merge(base, extra):
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def snakemake(workdir, cores, configs):
+    command = [sys.executable, "-m", "snakemake", "-s", REPO / "Snakefile", "--directory", workdir,
+               "--cores", str(cores), "--configfile", *configs]
+    return run_measured(command)
+
+
+def workflow(mirror, epochs, cores, settings, workdir):
+    config = {"data": {"mirrors": [str(mirror)]}, "train": {"epochs": epochs, "early_stopping": None}}
+    for setting in settings:
+        merge(config, nested(*setting.split("=", 1)))
+    overlay = workdir / "benchmark.yaml"
+    overlay.write_text(yaml.safe_dump(config))
+    measured = snakemake(workdir, cores, [overlay])
+    histories = sorted((workdir / "results" / "models").glob("p*/seed*/history.csv"))
+    epoch_seconds = [float(row["seconds"]) for path in histories for row in csv.DictReader(open(path))]
+    train_rss = [float(list(csv.DictReader(open(p), delimiter="\t"))[0]["max_rss"])
+                 for p in (workdir / "results" / "benchmarks" / "train").glob("*.tsv")]
+    summary = list(csv.DictReader(open(workdir / "results" / "summary.csv")))
+    threads = json.loads(next((workdir / "results" / "models").glob("p*/seed*/train_info.json")).read_text())
+    # A plot-only change: a new failure digit. No training may run.
+    plot_overlay = workdir / "plot_only.yaml"
+    plot_overlay.write_text(yaml.safe_dump({"analysis": {"failure_digit": 3}}))
+    replot = snakemake(workdir, cores, [overlay, plot_overlay])
+    return {
+        **measured,
+        "epoch_seconds": epoch_seconds,
+        "train_rss_mb": train_rss,
+        "accuracy": [float(row["test_accuracy"]) for row in summary],
+        "threads": threads["environment"]["intra_op_threads"],
+        "replot_wall": replot["wall"],
+        "replot_train_jobs": len(re.findall(r"^\s*(?:local)?rule train:", replot["output"], flags=re.MULTILINE)),
+    }
+
+
+def clock_ghz():
+    text = Path("/proc/cpuinfo").read_text()
+    return float(re.search(r"cpu MHz\s*:\s*([\d.]+)", text).group(1)) / 1000
+
+
+def spread(values):
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mirror", type=Path, required=True, help="directory with the four MNIST IDX .gz files")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cores", type=int, default=os.cpu_count())
+    parser.add_argument("--ghz", type=float, default=None, help="core clock for the peak FLOP/s (default: /proc/cpuinfo)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="workflow config for the timed run, e.g. train.threads=1 (repeatable)")
+    args = parser.parse_args()
+    mirror = args.mirror.resolve()
+    peak = args.cores * (args.ghz or clock_ghz()) * 1e9 * FLOPS_PER_CYCLE
+
+    runs = {"baseline": [], "workflow": []}
+    for repeat in range(args.repeats):
+        with tempfile.TemporaryDirectory() as base_dir, tempfile.TemporaryDirectory() as flow_dir:
+            runs["baseline"].append(baseline(mirror, args.epochs, Path(base_dir)))
+            runs["workflow"].append(workflow(mirror, args.epochs, args.cores, args.set, Path(flow_dir)))
+        print(f"repeat {repeat + 1}/{args.repeats}: baseline {runs['baseline'][-1]['wall']:.1f} s, "
+              f"workflow {runs['workflow'][-1]['wall']:.1f} s", flush=True)
+
+    def per_run(name, key):
+        return [key(run) for run in runs[name]]
+
+    epoch = {name: per_run(name, lambda r: statistics.median(r["epoch_seconds"])) for name in runs}
+    concurrent = args.cores // runs["workflow"][0]["threads"]
+    # Jobs training side by side share the machine: per model-epoch of machine time.
+    effective = [e / min(concurrent, 9) for e in epoch["workflow"]]
+    wall = {name: per_run(name, lambda r: r["wall"]) for name in runs}
+    utilisation = {name: per_run(name, lambda r: 100 * r["cpu"] / (r["wall"] * args.cores)) for name in runs}
+    rss_job = [max(r["train_rss_mb"]) for r in runs["workflow"]]
+    print(f"\nCPU: {os.cpu_count()} cores, {args.cores} given to snakemake, peak fp32 {peak / 1e9:.0f} GFLOP/s; "
+          f"{args.epochs} epochs x 9 models, early stopping off, {args.repeats} repeats; "
+          f"workflow: {runs['workflow'][0]['threads']} threads per job, {concurrent} jobs at once; "
+          f"settings: {' '.join(args.set) or 'defaults'}")
+    rows = [
+        ("seconds per epoch (one model)", spread(epoch["baseline"]), spread(epoch["workflow"]),
+         statistics.median(epoch["workflow"]) / statistics.median(epoch["baseline"])),
+        ("seconds per epoch (machine, per model)", spread(epoch["baseline"]), spread(effective),
+         statistics.median(effective) / statistics.median(epoch["baseline"])),
+        ("whole sweep wall seconds", spread(wall["baseline"]), spread(wall["workflow"]),
+         statistics.median(wall["workflow"]) / statistics.median(wall["baseline"])),
+        ("CPU utilisation %", spread(utilisation["baseline"]), spread(utilisation["workflow"]), None),
+        ("fraction of fp32 peak %", spread([100 * FLOPS_PER_EPOCH / e / peak for e in epoch["baseline"]]),
+         spread([100 * FLOPS_PER_EPOCH / e / peak for e in effective]), None),
+        ("peak RSS MB (baseline process / train job)", spread(per_run("baseline", lambda r: r["max_rss_mb"])),
+         spread(rss_job), None),
+        ("mean test accuracy", spread(per_run("baseline", lambda r: statistics.mean(r["accuracy"]))),
+         spread(per_run("workflow", lambda r: statistics.mean(r["accuracy"]))), None),
+    ]
+    print(f"| measure | baseline | workflow | ratio |\n|---|---|---|---|")
+    for name, a, b, ratio in rows:
+        print(f"| {name} | {a} | {b} | {'' if ratio is None else f'{ratio:.2f}'} |")
+    replot = per_run("workflow", lambda r: r["replot_wall"])
+    jobs = per_run("workflow", lambda r: r["replot_train_jobs"])
+    print(f"\nfigures after a plot-only change: {spread(replot)} s, training jobs run: {max(jobs)}")
+    print(f"total RSS at --cores {args.cores}: about {concurrent} x {statistics.median(rss_job):.0f} MB "
+          f"= {concurrent * statistics.median(rss_job) / 1024:.2f} GB of training jobs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""The baseline: the original study's approach, one process, a plain loop over
+the dropout values that builds, fits and evaluates each model with default
+TensorFlow settings. Early stopping off, a fixed number of epochs.
+
+    python benchmarks/original_sweep.py MNIST_DIR EPOCHS OUT.json
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from mnist import load_idx  # noqa: E402
+
+import keras  # noqa: E402
+
+mnist_dir, epochs, out = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+start = time.perf_counter()
+x_train = load_idx(mnist_dir / "train-images-idx3-ubyte.gz").reshape(-1, 784).astype("float32") / 255
+x_test = load_idx(mnist_dir / "t10k-images-idx3-ubyte.gz").reshape(-1, 784).astype("float32") / 255
+y_train = keras.utils.to_categorical(load_idx(mnist_dir / "train-labels-idx1-ubyte.gz"), 10)
+y_test = keras.utils.to_categorical(load_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz"), 10)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        epoch_seconds.append(time.perf_counter() - self.start)
+
+
+epoch_seconds, accuracies = [], {}
+for p in [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]:
+    model = keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(512, activation="relu")])
+    if p > 0:
+        model.add(keras.layers.Dropout(p))
+    model.add(keras.layers.Dense(512, activation="relu"))
+    if p > 0:
+        model.add(keras.layers.Dropout(p))
+    model.add(keras.layers.Dense(10, activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.RMSprop(), metrics=["accuracy"])
+    model.fit(x_train, y_train, batch_size=128, epochs=epochs, validation_split=0.1, verbose=0, callbacks=[EpochTimer()])
+    accuracies[p] = model.evaluate(x_test, y_test, verbose=0)[1]
+out.write_text(json.dumps({"epoch_seconds": epoch_seconds, "test_accuracy": accuracies,
+                           "seconds": time.perf_counter() - start}))
