@@ -111,7 +111,7 @@ rule train:
         runtime=60,
         cpus_per_task=TRAIN_THREADS,
     params:
-        train={key: value for key, value in config["train"].items() if key != "threads"},
+        train=training_settings(),
     script:
         "scripts/train.py"
 

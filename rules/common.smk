@@ -72,6 +72,21 @@ def dropout_label(dropout):
     return f"{whole}.{fraction.rstrip('0') or '0'}"
 
 
+# Settings of how training runs, not what it computes (tests show the same bits
+# for any steps_per_execution; threads are the job's threads), kept out of params
+# so that changing them retrains nothing.
+EXECUTION_SETTINGS = ("threads", "steps_per_execution")
+
+
+def training_settings():
+    """What training computes: the `train` config without execution settings."""
+    return {
+        key: value
+        for key, value in config["train"].items()
+        if key not in EXECUTION_SETTINGS
+    }
+
+
 def runs():
     """Every (dropout, seed) pair to train, in a fixed order."""
     return [

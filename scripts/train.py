@@ -13,7 +13,10 @@ with log_to(snakemake.log[0]):
     train = snakemake.params.train
     environment = configure_tensorflow(snakemake.threads, seed)
     data = load_dataset(snakemake.input.data)
-    model = build_model(dropout, train["hidden_units"], train["learning_rate"])
+    # An execution setting, read from the config on purpose: it changes speed, not
+    # results, so it is not a param and changing it retrains nothing.
+    steps_per_execution = snakemake.config["train"]["steps_per_execution"]
+    model = build_model(dropout, train["hidden_units"], train["learning_rate"], steps_per_execution=steps_per_execution)
     model.summary()
     history = train_model(
         model,
@@ -34,6 +37,7 @@ with log_to(snakemake.log[0]):
             "parameters": model.count_params(),
             "epochs_run": len(history),
             "train": train,
+            "steps_per_execution": steps_per_execution,
             "environment": environment,
         },
     )

@@ -67,6 +67,17 @@ def test_early_stopping_stops_when_validation_loss_stops_improving(subset):
     assert len(history) == best + 3 < 30
 
 
+def test_steps_per_execution_computes_the_same_bits(subset):
+    x, y = subset
+    weights = []
+    for steps in (1, 8):
+        keras.utils.set_random_seed(3)
+        model = build_model(0.3, hidden_units=[64, 64], steps_per_execution=steps)
+        history = train_model(model, x, y, batch_size=32, epochs=2, validation_split=0.1, early_stopping=None)
+        weights.append(([w.tobytes() for pair in dense_weights(model) for w in pair], [r["val_loss"] for r in history]))
+    assert weights[0] == weights[1]
+
+
 TRAIN_TWICE = """
 import hashlib, sys
 sys.path.insert(0, {scripts!r})

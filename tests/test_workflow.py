@@ -109,6 +109,7 @@ def test_rerun_without_changes_does_nothing(run):
     "change, expected",
     [
         ({"analysis": {"failure_digit": 3}}, {"plot_failures": 1, "all": 1}),
+        ({"train": {"steps_per_execution": 16}}, {}),
         ({"analysis": {"dropout": 0.5}}, {"plot_fscore": 1, "plot_failures": 1, "all": 1}),
         (
             {"dropout": DROPOUTS + [0.2]},
@@ -121,7 +122,7 @@ def test_rerun_without_changes_does_nothing(run):
              "plot_fscore": 1, "plot_failures": 1, "all": 1},
         ),
     ],
-    ids=["failure_digit", "analysis_dropout", "add_dropout", "epochs"],
+    ids=["failure_digit", "steps_per_execution", "analysis_dropout", "add_dropout", "epochs"],
 )
 def test_config_change_reruns_exactly_what_it_affects(run, tmp_path, change, expected):
     workdir, configs = run
