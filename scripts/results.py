@@ -129,8 +129,9 @@ def summary_markdown(rows):
 
 
 def _plus_minus(values, digits):
+    """Mean ± sample std; a single value has no spread to show."""
     mean, std = mean_std(values)
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
 
 
 def group_by_dropout(runs, items):

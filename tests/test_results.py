@@ -50,7 +50,7 @@ def test_summary_markdown_has_run_and_per_dropout_tables():
     text = summary_markdown(summary)
     assert "| 0 | 1 | 6 | 0.9800 | 0.0800 | 0.9820 |" in text
     assert "| 0 | 2 | 5.0 ± 1.4 | 0.9800 ± 0.0000 | 0.0800 ± 0.0000 | 0.9810 ± 0.0014 |" in text
-    assert "| 0.3 | 1 |" in text
+    assert "| 0.3 | 1 | 5.0 | 0.9800 | 0.0800 | 0.9790 |" in text  # no spread from one seed
 
 
 def test_csv_round_trip_converts_numbers(tmp_path):
