@@ -38,12 +38,24 @@ def _save(figure, path):
 
 
 def _draw_band(axes, histories, metric, label, color):
+    """Mean over seeds, solid while every seed is still training and dashed once
+    early stopping has ended some; the band spans the seeds' min to max."""
     epochs, mean, low, high, counts = curve_band(histories, metric)
-    runs = len(histories)
-    suffix = f" (mean of {runs} seeds, band min–max)" if runs > 1 else ""
-    axes.plot(epochs, mean, marker="o", markersize=3, color=color, label=label + suffix)
-    if runs > 1:
+    complete = int(np.sum(counts == len(histories)))
+    axes.plot(epochs[:complete], mean[:complete], marker="o", markersize=3, color=color, label=label)
+    if complete < len(epochs):
+        tail = slice(complete - 1, None)
+        axes.plot(epochs[tail], mean[tail], marker="o", markersize=2, linestyle="--", linewidth=1, color=color)
+    if len(histories) > 1:
         axes.fill_between(epochs, low, high, color=color, alpha=0.2, linewidth=0)
+
+
+def _seeds_note(histories):
+    """Title suffix saying how several seeds are drawn."""
+    runs = max(len(h) for h in histories)
+    if runs < 2:
+        return ""
+    return f"\nmean of {runs} seeds, band min–max; dashed once some seeds had stopped early"
 
 
 def _dropout_colors(dropouts):
@@ -57,7 +69,8 @@ def plot_fit_loss(histories, dropout, path):
     figure, axes = plt.subplots(figsize=(7, 4.5))
     _draw_band(axes, histories, "loss", "training loss", "tab:blue")
     _draw_band(axes, histories, "val_loss", "validation loss", "tab:orange")
-    axes.set(title=f"Training and validation loss, p = {dropout:g}", xlabel="epoch", ylabel="loss")
+    title = f"Training and validation loss, p = {dropout:g}" + _seeds_note([histories])
+    axes.set(title=title, xlabel="epoch", ylabel="loss")
     axes.xaxis.get_major_locator().set_params(integer=True)
     axes.legend()
     axes.grid(alpha=0.3)
@@ -71,7 +84,8 @@ def plot_metric_by_dropout(histories_by_dropout, metric, path):
     for dropout, histories in sorted(histories_by_dropout.items()):
         _draw_band(axes, histories, metric, f"p = {dropout:g}", colors[dropout])
     label = METRIC_LABELS[metric]
-    axes.set(title=f"{label.capitalize()} per epoch by dropout probability p", xlabel="epoch", ylabel=label)
+    title = f"{label.capitalize()} per epoch by dropout probability p" + _seeds_note(histories_by_dropout.values())
+    axes.set(title=title, xlabel="epoch", ylabel=label)
     axes.xaxis.get_major_locator().set_params(integer=True)
     axes.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     axes.grid(alpha=0.3)
