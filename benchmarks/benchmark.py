@@ -111,8 +111,8 @@ def clock_ghz():
     return float(re.search(r"cpu MHz\s*:\s*([\d.]+)", text).group(1)) / 1000
 
 
-def spread(values):
-    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+def spread(values, digits=2):
+    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
 def main():
@@ -162,8 +162,8 @@ def main():
          spread([100 * FLOPS_PER_EPOCH / e / peak for e in effective]), None),
         ("peak RSS MB (baseline process / train job)", spread(per_run("baseline", lambda r: r["max_rss_mb"])),
          spread(rss_job), None),
-        ("mean test accuracy", spread(per_run("baseline", lambda r: statistics.mean(r["accuracy"]))),
-         spread(per_run("workflow", lambda r: statistics.mean(r["accuracy"]))), None),
+        ("mean test accuracy", spread(per_run("baseline", lambda r: statistics.mean(r["accuracy"])), 4),
+         spread(per_run("workflow", lambda r: statistics.mean(r["accuracy"])), 4), None),
     ]
     print(f"| measure | baseline | workflow | ratio |\n|---|---|---|---|")
     for name, a, b, ratio in rows:

@@ -117,12 +117,17 @@ def test_rerun_without_changes_does_nothing(run):
              "plot_fscore": 1, "plot_failures": 1, "all": 1},
         ),
         (
+            {"seeds": [0, 1]},
+            {"train": 3, "evaluate": 3, "aggregate": 1, "plot_curves": 1, "plot_test_accuracy": 1,
+             "plot_fscore": 1, "plot_failures": 1, "all": 1},
+        ),
+        (
             {"train": {"epochs": 9}},
             {"train": 3, "evaluate": 3, "aggregate": 1, "plot_curves": 1, "plot_test_accuracy": 1,
              "plot_fscore": 1, "plot_failures": 1, "all": 1},
         ),
     ],
-    ids=["failure_digit", "steps_per_execution", "analysis_dropout", "add_dropout", "epochs"],
+    ids=["failure_digit", "steps_per_execution", "analysis_dropout", "add_dropout", "add_seed", "epochs"],
 )
 def test_config_change_reruns_exactly_what_it_affects(run, tmp_path, change, expected):
     workdir, configs = run
