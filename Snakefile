@@ -146,12 +146,8 @@ rule aggregate:
         histories=run_files(f"{MODEL_DIR}/history.csv"),
         metrics=run_files(f"{MODEL_DIR}/metrics.json"),
     output:
-        csv=report(
-            "results/summary.csv", caption="report/summary.rst", category="Tables"
-        ),
-        markdown=report(
-            "results/summary.md", caption="report/summary.rst", category="Tables"
-        ),
+        csv=report("results/summary.csv", caption="report/summary.rst", category="Tables"),
+        markdown=report("results/summary.md", caption="report/summary.rst", category="Tables"),
     log:
         "results/logs/aggregate.log",
     conda:

@@ -15,7 +15,15 @@ from pathlib import Path
 
 LEVEL, TOLERANCE = 0.975, 0.005
 results = Path(sys.argv[1])
-figures = ["fit_loss", "train_loss_dropout", "val_loss_dropout", "val_acc_dropout", "test_acc_dropout", "fscore", "failure8"]
+figures = [
+    "fit_loss",
+    "train_loss_dropout",
+    "val_loss_dropout",
+    "val_acc_dropout",
+    "test_acc_dropout",
+    "fscore",
+    "failure8",
+]
 problems = [f"missing figure {name}.png" for name in figures if not (results / "figures" / f"{name}.png").is_file()]
 with open(results / "summary.csv") as stream:
     rows = list(csv.DictReader(stream))
@@ -27,12 +35,16 @@ for row in checked:
     if accuracy < LEVEL - TOLERANCE:
         problems.append(f"p = {row['dropout']} seed {row['seed']}: test accuracy {accuracy:.4f} < {LEVEL - TOLERANCE}")
     elif accuracy < LEVEL:
-        print(f"WARNING: p = {row['dropout']} seed {row['seed']}: test accuracy {accuracy:.4f} < {LEVEL} (within seed noise)")
+        print(
+            f"WARNING: p = {row['dropout']} seed {row['seed']}: test accuracy {accuracy:.4f} < {LEVEL} (within seed noise)"
+        )
 mean = statistics.mean(float(row["test_accuracy"]) for row in checked)
 if mean < LEVEL:
     problems.append(f"mean test accuracy of the p <= 0.5 models {mean:.4f} < {LEVEL}")
 print((results / "summary.md").read_text())
 if problems:
     sys.exit("ACCEPTANCE FAILED: " + "; ".join(problems))
-print(f"acceptance passed: mean test accuracy of the p <= 0.5 models {mean:.4f} >= {LEVEL}, "
-      f"each >= {LEVEL - TOLERANCE}; all figures present")
+print(
+    f"acceptance passed: mean test accuracy of the p <= 0.5 models {mean:.4f} >= {LEVEL}, "
+    f"each >= {LEVEL - TOLERANCE}; all figures present"
+)

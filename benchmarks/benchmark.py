@@ -46,7 +46,12 @@ def run_measured(command, **kwargs):
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         sys.exit(f"command failed: {' '.join(map(str, command))}\n{output[-3000:]}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "max_rss_mb": usage.ru_maxrss / 1024, "output": output}
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "max_rss_mb": usage.ru_maxrss / 1024,
+        "output": output,
+    }
 
 
 def baseline(mirror, epochs, workdir):
@@ -73,8 +78,19 @@ def merge(base, extra):
 
 
 def snakemake(workdir, cores, configs):
-    command = [sys.executable, "-m", "snakemake", "-s", REPO / "Snakefile", "--directory", workdir,
-               "--cores", str(cores), "--configfile", *configs]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        REPO / "Snakefile",
+        "--directory",
+        workdir,
+        "--cores",
+        str(cores),
+        "--configfile",
+        *configs,
+    ]
     return run_measured(command)
 
 
@@ -87,8 +103,10 @@ def workflow(mirror, epochs, cores, settings, workdir):
     measured = snakemake(workdir, cores, [overlay])
     histories = sorted((workdir / "results" / "models").glob("p*/seed*/history.csv"))
     epoch_seconds = [float(row["seconds"]) for path in histories for row in csv.DictReader(open(path))]
-    train_rss = [float(list(csv.DictReader(open(p), delimiter="\t"))[0]["max_rss"])
-                 for p in (workdir / "results" / "benchmarks" / "train").glob("*.tsv")]
+    train_rss = [
+        float(list(csv.DictReader(open(p), delimiter="\t"))[0]["max_rss"])
+        for p in (workdir / "results" / "benchmarks" / "train").glob("*.tsv")
+    ]
     summary = list(csv.DictReader(open(workdir / "results" / "summary.csv")))
     threads = json.loads(next((workdir / "results" / "models").glob("p*/seed*/train_info.json")).read_text())
     # A plot-only change: a new failure digit. No training may run.
@@ -121,9 +139,16 @@ def main():
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cores", type=int, default=os.cpu_count())
-    parser.add_argument("--ghz", type=float, default=None, help="core clock for the peak FLOP/s (default: /proc/cpuinfo)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="workflow config for the timed run, e.g. train.threads=1 (repeatable)")
+    parser.add_argument(
+        "--ghz", type=float, default=None, help="core clock for the peak FLOP/s (default: /proc/cpuinfo)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="workflow config for the timed run, e.g. train.threads=1 (repeatable)",
+    )
     args = parser.parse_args()
     mirror = args.mirror.resolve()
     peak = args.cores * (args.ghz or clock_ghz()) * 1e9 * FLOPS_PER_CYCLE
@@ -133,8 +158,11 @@ def main():
         with tempfile.TemporaryDirectory() as base_dir, tempfile.TemporaryDirectory() as flow_dir:
             runs["baseline"].append(baseline(mirror, args.epochs, Path(base_dir)))
             runs["workflow"].append(workflow(mirror, args.epochs, args.cores, args.set, Path(flow_dir)))
-        print(f"repeat {repeat + 1}/{args.repeats}: baseline {runs['baseline'][-1]['wall']:.1f} s, "
-              f"workflow {runs['workflow'][-1]['wall']:.1f} s", flush=True)
+        print(
+            f"repeat {repeat + 1}/{args.repeats}: baseline {runs['baseline'][-1]['wall']:.1f} s, "
+            f"workflow {runs['workflow'][-1]['wall']:.1f} s",
+            flush=True,
+        )
 
     def per_run(name, key):
         return [key(run) for run in runs[name]]
@@ -146,24 +174,50 @@ def main():
     wall = {name: per_run(name, lambda r: r["wall"]) for name in runs}
     utilisation = {name: per_run(name, lambda r: 100 * r["cpu"] / (r["wall"] * args.cores)) for name in runs}
     rss_job = [max(r["train_rss_mb"]) for r in runs["workflow"]]
-    print(f"\nCPU: {os.cpu_count()} cores, {args.cores} given to snakemake, peak fp32 {peak / 1e9:.0f} GFLOP/s; "
-          f"{args.epochs} epochs x 9 models, early stopping off, {args.repeats} repeats; "
-          f"workflow: {runs['workflow'][0]['threads']} threads per job, {concurrent} jobs at once; "
-          f"settings: {' '.join(args.set) or 'defaults'}")
+    print(
+        f"\nCPU: {os.cpu_count()} cores, {args.cores} given to snakemake, peak fp32 {peak / 1e9:.0f} GFLOP/s; "
+        f"{args.epochs} epochs x 9 models, early stopping off, {args.repeats} repeats; "
+        f"workflow: {runs['workflow'][0]['threads']} threads per job, {concurrent} jobs at once; "
+        f"settings: {' '.join(args.set) or 'defaults'}"
+    )
     rows = [
-        ("seconds per epoch (one model)", spread(epoch["baseline"]), spread(epoch["workflow"]),
-         statistics.median(epoch["workflow"]) / statistics.median(epoch["baseline"])),
-        ("seconds per epoch (machine, per model)", spread(epoch["baseline"]), spread(effective),
-         statistics.median(effective) / statistics.median(epoch["baseline"])),
-        ("whole sweep wall seconds", spread(wall["baseline"]), spread(wall["workflow"]),
-         statistics.median(wall["workflow"]) / statistics.median(wall["baseline"])),
+        (
+            "seconds per epoch (one model)",
+            spread(epoch["baseline"]),
+            spread(epoch["workflow"]),
+            statistics.median(epoch["workflow"]) / statistics.median(epoch["baseline"]),
+        ),
+        (
+            "seconds per epoch (machine, per model)",
+            spread(epoch["baseline"]),
+            spread(effective),
+            statistics.median(effective) / statistics.median(epoch["baseline"]),
+        ),
+        (
+            "whole sweep wall seconds",
+            spread(wall["baseline"]),
+            spread(wall["workflow"]),
+            statistics.median(wall["workflow"]) / statistics.median(wall["baseline"]),
+        ),
         ("CPU utilisation %", spread(utilisation["baseline"]), spread(utilisation["workflow"]), None),
-        ("fraction of fp32 peak %", spread([100 * FLOPS_PER_EPOCH / e / peak for e in epoch["baseline"]]),
-         spread([100 * FLOPS_PER_EPOCH / e / peak for e in effective]), None),
-        ("peak RSS MB (baseline process / train job)", spread(per_run("baseline", lambda r: r["max_rss_mb"])),
-         spread(rss_job), None),
-        ("mean test accuracy", spread(per_run("baseline", lambda r: statistics.mean(r["accuracy"])), 4),
-         spread(per_run("workflow", lambda r: statistics.mean(r["accuracy"])), 4), None),
+        (
+            "fraction of fp32 peak %",
+            spread([100 * FLOPS_PER_EPOCH / e / peak for e in epoch["baseline"]]),
+            spread([100 * FLOPS_PER_EPOCH / e / peak for e in effective]),
+            None,
+        ),
+        (
+            "peak RSS MB (baseline process / train job)",
+            spread(per_run("baseline", lambda r: r["max_rss_mb"])),
+            spread(rss_job),
+            None,
+        ),
+        (
+            "mean test accuracy",
+            spread(per_run("baseline", lambda r: statistics.mean(r["accuracy"])), 4),
+            spread(per_run("workflow", lambda r: statistics.mean(r["accuracy"])), 4),
+            None,
+        ),
     ]
     print(f"| measure | baseline | workflow | ratio |\n|---|---|---|---|")
     for name, a, b, ratio in rows:
@@ -171,8 +225,10 @@ def main():
     replot = per_run("workflow", lambda r: r["replot_wall"])
     jobs = per_run("workflow", lambda r: r["replot_train_jobs"])
     print(f"\nfigures after a plot-only change: {spread(replot)} s, training jobs run: {max(jobs)}")
-    print(f"total RSS at --cores {args.cores}: about {concurrent} x {statistics.median(rss_job):.0f} MB "
-          f"= {concurrent * statistics.median(rss_job) / 1024:.2f} GB of training jobs")
+    print(
+        f"total RSS at --cores {args.cores}: about {concurrent} x {statistics.median(rss_job):.0f} MB "
+        f"= {concurrent * statistics.median(rss_job) / 1024:.2f} GB of training jobs"
+    )
 
 
 if __name__ == "__main__":

@@ -43,7 +43,10 @@ for p in [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]:
         model.add(keras.layers.Dropout(p))
     model.add(keras.layers.Dense(10, activation="softmax"))
     model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.RMSprop(), metrics=["accuracy"])
-    model.fit(x_train, y_train, batch_size=128, epochs=epochs, validation_split=0.1, verbose=0, callbacks=[EpochTimer()])
+    model.fit(
+        x_train, y_train, batch_size=128, epochs=epochs, validation_split=0.1, verbose=0, callbacks=[EpochTimer()]
+    )
     accuracies[p] = model.evaluate(x_test, y_test, verbose=0)[1]
-out.write_text(json.dumps({"epoch_seconds": epoch_seconds, "test_accuracy": accuracies,
-                           "seconds": time.perf_counter() - start}))
+out.write_text(
+    json.dumps({"epoch_seconds": epoch_seconds, "test_accuracy": accuracies, "seconds": time.perf_counter() - start})
+)

@@ -12,8 +12,7 @@ IDX_NAMES = [
 
 def config_error(location, problem):
     return WorkflowError(
-        f"Invalid config: {location}: {problem}. "
-        "Fix it in config.yaml or in the file given to --configfile."
+        f"Invalid config: {location}: {problem}. " "Fix it in config.yaml or in the file given to --configfile."
     )
 
 
@@ -36,9 +35,7 @@ def describe_schema_error(error):
     else:
         problem = error.message
     hint = error.schema.get("description") if isinstance(error.schema, dict) else None
-    return config_error(
-        key_path(error.absolute_path), problem + (f"; expected {hint}" if hint else "")
-    )
+    return config_error(key_path(error.absolute_path), problem + (f"; expected {hint}" if hint else ""))
 
 
 def check_config(config):
@@ -80,18 +77,12 @@ EXECUTION_SETTINGS = ("threads", "steps_per_execution")
 
 def training_settings():
     """What training computes: the `train` config without execution settings."""
-    return {
-        key: value
-        for key, value in config["train"].items()
-        if key not in EXECUTION_SETTINGS
-    }
+    return {key: value for key, value in config["train"].items() if key not in EXECUTION_SETTINGS}
 
 
 def runs():
     """Every (dropout, seed) pair to train, in a fixed order."""
-    return [
-        (float(p), int(seed)) for p in config["dropout"] for seed in config["seeds"]
-    ]
+    return [(float(p), int(seed)) for p in config["dropout"] for seed in config["seeds"]]
 
 
 def run_files(pattern):

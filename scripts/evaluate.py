@@ -23,18 +23,14 @@ with log_to(snakemake.log[0]):
         ) from error
     x_test, y_test = data["x_test"], data["y_test"]
     # model.evaluate's defaults, as the original calls it.
-    test_loss, test_accuracy = model.evaluate(
-        x_test, keras.utils.to_categorical(y_test, NUM_CLASSES), verbose=2
-    )
+    test_loss, test_accuracy = model.evaluate(x_test, keras.utils.to_categorical(y_test, NUM_CLASSES), verbose=2)
     probabilities = model.predict(x_test, verbose=0)
     numpy_probabilities = forward_pass(x_test, dense_weights(model))
     max_abs_difference = float(np.abs(probabilities - numpy_probabilities).max())
     tolerance = snakemake.params.forward_pass_tolerance
     print(f"NumPy forward pass vs Keras: max |difference| = {max_abs_difference:.3g}")
     if max_abs_difference >= tolerance:
-        raise RuntimeError(
-            f"NumPy forward pass differs from Keras by {max_abs_difference:.3g} >= {tolerance}"
-        )
+        raise RuntimeError(f"NumPy forward pass differs from Keras by {max_abs_difference:.3g} >= {tolerance}")
     predicted = probabilities.argmax(axis=1)
     matrix = confusion_matrix(y_test, predicted)
     precision, recall, f1 = precision_recall_f1(matrix)

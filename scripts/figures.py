@@ -138,5 +138,7 @@ def plot_failures(images, predicted, digit, dropout, seed, path, rows=4, columns
         if index < len(images):
             axes.imshow(images[index], cmap="gray")
             axes.set_title(f"pred {predicted[index]}", fontsize=9)
-    figure.suptitle(f'Test images wrongly judged "is a {digit}" (p = {dropout:g}, seed {seed}): predicted label above each')
+    figure.suptitle(
+        f'Test images wrongly judged "is a {digit}" (p = {dropout:g}, seed {seed}): predicted label above each'
+    )
     _save(figure, path)

@@ -27,7 +27,6 @@ IDX_FILES = (
 )
 # IDX type code 0x08 is unsigned byte, the only type MNIST uses.
 _UBYTE = 0x08
-_EXPECTED_NDIM = {"images": 3, "labels": 1}
 
 # The largest MNIST file is 47 MB decompressed and 9.9 MB gzipped.
 MAX_DOWNLOAD_BYTES = 64 * 2**20
@@ -87,9 +86,9 @@ def load_idx(path):
 
 def check_images_labels(images, labels, name):
     """Check that an image array and a label array form an MNIST split."""
-    if images.ndim != _EXPECTED_NDIM["images"] or images.shape[1:] != (28, 28):
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
         raise IdxError(f"{name}: images have shape {images.shape}, expected (N, 28, 28)")
-    if labels.ndim != _EXPECTED_NDIM["labels"]:
+    if labels.ndim != 1:
         raise IdxError(f"{name}: labels have shape {labels.shape}, expected (N,)")
     if len(images) != len(labels):
         raise IdxError(f"{name}: {len(images)} images but {len(labels)} labels")
@@ -197,12 +196,18 @@ def fetch_verified(
     for mirror in mirrors:
         for filename in (name + ".gz", name):
             location = source_location(mirror, filename)
-            outcome = _fetch_one(location, sha256, attempts, backoff_seconds, timeout, max_bytes, log)
-            if isinstance(outcome, bytes):
-                write_atomically(destination, outcome)
-                log(f"{name}: verified sha256 {sha256} from {location}")
-                return location
-            failures.append(f"{location}: {outcome}")
+            try:
+                content = _read_with_retries(location, attempts, backoff_seconds, timeout, max_bytes, log)
+            except _Permanent as error:
+                failures.append(f"{location}: {error}")
+                continue
+            actual = sha256_hex(content)
+            if actual != sha256:
+                failures.append(f"{location}: checksum mismatch (got sha256 {actual})")
+                continue
+            write_atomically(destination, content)
+            log(f"{name}: verified sha256 {sha256} from {location}")
+            return location
     hint = (
         "check your network, or point data.mirrors at a local copy of the four IDX files "
         "(e.g. `snakemake --config 'data={mirrors: [/path/to/mnist]}'` or a --configfile)"
@@ -210,24 +215,17 @@ def fetch_verified(
     raise DownloadError(f"could not get a verified {name} from any mirror: " + "; ".join(failures) + f". {hint}")
 
 
-def _fetch_one(location, sha256, attempts, backoff_seconds, timeout, max_bytes, log):
-    """Return verified content, or a string saying why this location failed."""
+def _read_with_retries(location, attempts, backoff_seconds, timeout, max_bytes, log):
+    """Decompressed content at `location`; transient failures are retried with
+    exponential backoff, and become _Permanent once `attempts` are used up."""
     for attempt in range(1, attempts + 1):
         try:
-            content = decompress(read_source(location, timeout, max_bytes))
-        except _Permanent as error:
-            return str(error)
+            return decompress(read_source(location, timeout, max_bytes))
         except _Transient as error:
             log(f"{location}: attempt {attempt}/{attempts} failed: {error}")
             if attempt == attempts:
-                return f"{error} (after {attempts} attempts)"
+                raise _Permanent(f"{error} (after {attempts} attempts)") from error
             time.sleep(backoff_seconds * 2 ** (attempt - 1))
-            continue
-        actual = sha256_hex(content)
-        if actual != sha256:
-            return f"checksum mismatch (got sha256 {actual})"
-        return content
-    raise AssertionError("unreachable")
 
 
 def preprocess(images, labels):

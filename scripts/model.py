@@ -72,9 +72,7 @@ def train_model(model, x, y, batch_size, epochs, validation_split, early_stoppin
     callbacks = [timer]
     if early_stopping:
         callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=early_stopping["monitor"], patience=early_stopping["patience"]
-            )
+            keras.callbacks.EarlyStopping(monitor=early_stopping["monitor"], patience=early_stopping["patience"])
         )
     history = model.fit(
         x,

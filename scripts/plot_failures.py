@@ -11,7 +11,9 @@ from script_io import log_to
 
 with log_to(snakemake.log[0]):
     dropout = select_dropout(read_csv(snakemake.input.summary), snakemake.params.choice)
-    seed, path = min((s, path) for (p, s), path in zip(snakemake.params.runs, snakemake.input.predictions) if p == dropout)
+    seed, path = min(
+        (s, path) for (p, s), path in zip(snakemake.params.runs, snakemake.input.predictions) if p == dropout
+    )
     with np.load(path, allow_pickle=False) as predictions:
         y_true, y_pred = predictions["y_true"], predictions["y_pred"]
     digit = snakemake.params.digit

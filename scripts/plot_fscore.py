@@ -18,8 +18,14 @@ with log_to(snakemake.log[0]):
     write_csv(
         snakemake.output.table,
         [
-            {"dropout": dropout, "seed": seed, "digit": digit, "precision": m["precision"][digit],
-             "recall": m["recall"][digit], "f1": m["f1"][digit]}
+            {
+                "dropout": dropout,
+                "seed": seed,
+                "digit": digit,
+                "precision": m["precision"][digit],
+                "recall": m["recall"][digit],
+                "f1": m["f1"][digit],
+            }
             for (seed, _path), m in zip(seeds, metrics)
             for digit in range(len(m["precision"]))
         ],

@@ -108,23 +108,37 @@ def summary_markdown(rows):
     runs = markdown_table(
         ["dropout", "seed", "epochs", "best val acc", "test loss", "test accuracy"],
         [
-            [f"{r['dropout']:g}", r["seed"], r["epochs"], f"{r['best_val_accuracy']:.4f}",
-             f"{r['test_loss']:.4f}", f"{r['test_accuracy']:.4f}"]
+            [
+                f"{r['dropout']:g}",
+                r["seed"],
+                r["epochs"],
+                f"{r['best_val_accuracy']:.4f}",
+                f"{r['test_loss']:.4f}",
+                f"{r['test_accuracy']:.4f}",
+            ]
             for r in sorted(rows, key=lambda r: (r["dropout"], r["seed"]))
         ],
     )
-    grouped = {column: per_dropout(rows, column) for column in ("test_loss", "test_accuracy", "best_val_accuracy", "epochs")}
+    grouped = {
+        column: per_dropout(rows, column) for column in ("test_loss", "test_accuracy", "best_val_accuracy", "epochs")
+    }
     aggregate = markdown_table(
         ["dropout", "n", "epochs", "best val acc", "test loss", "test accuracy"],
         [
             [f"{p:g}", len(losses)]
-            + [_plus_minus(grouped[c][p], digits) for c, digits in (("epochs", 1), ("best_val_accuracy", 4), ("test_loss", 4), ("test_accuracy", 4))]
+            + [
+                _plus_minus(grouped[c][p], digits)
+                for c, digits in (("epochs", 1), ("best_val_accuracy", 4), ("test_loss", 4), ("test_accuracy", 4))
+            ]
             for p, losses in grouped["test_loss"].items()
         ],
     )
     return (
-        "# Summary\n\n## Every run\n\n" + runs
-        + "\n\n## Per dropout value (mean ± sample std over seeds)\n\n" + aggregate + "\n"
+        "# Summary\n\n## Every run\n\n"
+        + runs
+        + "\n\n## Per dropout value (mean ± sample std over seeds)\n\n"
+        + aggregate
+        + "\n"
     )
 
 

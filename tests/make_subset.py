@@ -38,7 +38,11 @@ def main():
         content = idx_bytes(load_idx(args.source / f"{name}.gz")[:count])
         sums[name] = hashlib.sha256(content).hexdigest()
         (args.out / f"{name}.gz").write_bytes(gzip.compress(content, mtime=0))
-    lines = ["# Written by tests/make_subset.py: checksums of the subset in tests/data/mnist-subset.", "data:", "  sha256:"]
+    lines = [
+        "# Written by tests/make_subset.py: checksums of the subset in tests/data/mnist-subset.",
+        "data:",
+        "  sha256:",
+    ]
     lines += [f"    {name}: {digest}" for name, digest in sums.items()]
     (HERE / "config" / "subset_sha256.yaml").parent.mkdir(exist_ok=True)
     (HERE / "config" / "subset_sha256.yaml").write_text("\n".join(lines) + "\n")

@@ -126,25 +126,51 @@ class SlurmCluster:
         data = self.root / "mysql"
         self.mysql_socket = self.root / "mysql.sock"
         subprocess.run(
-            ["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
-             "--auth-root-authentication-method=socket", "--skip-test-db"],
-            capture_output=True, check=True, timeout=120,
+            [
+                "mariadb-install-db",
+                "--no-defaults",
+                f"--datadir={data}",
+                "--user=root",
+                "--auth-root-authentication-method=socket",
+                "--skip-test-db",
+            ],
+            capture_output=True,
+            check=True,
+            timeout=120,
         )
-        self._spawn("mariadbd", [
-            binary("mariadbd"), "--no-defaults", f"--datadir={data}", f"--socket={self.mysql_socket}",
-            "--bind-address=127.0.0.1", f"--port={self.ports['mysql']}", "--user=root",
-            f"--pid-file={self.root / 'mariadbd.pid'}", "--innodb-buffer-pool-size=64M",
-        ])
+        self._spawn(
+            "mariadbd",
+            [
+                binary("mariadbd"),
+                "--no-defaults",
+                f"--datadir={data}",
+                f"--socket={self.mysql_socket}",
+                "--bind-address=127.0.0.1",
+                f"--port={self.ports['mysql']}",
+                "--user=root",
+                f"--pid-file={self.root / 'mariadbd.pid'}",
+                "--innodb-buffer-pool-size=64M",
+            ],
+        )
         sql = [binary("mariadb"), "--no-defaults", f"--socket={self.mysql_socket}", "-u", "root"]
         self._wait("mariadb", lambda: self._succeeds(*sql, "-e", "SELECT 1"))
-        subprocess.run(sql + ["-e",
-            "CREATE USER 'slurm'@'localhost' IDENTIFIED BY 'slurm-test';"
-            "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurm-test';"
-            "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';"
-            "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';"], check=True, timeout=30)
+        subprocess.run(
+            sql
+            + [
+                "-e",
+                "CREATE USER 'slurm'@'localhost' IDENTIFIED BY 'slurm-test';"
+                "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurm-test';"
+                "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';"
+                "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';",
+            ],
+            check=True,
+            timeout=30,
+        )
 
     def _start_slurmdbd(self):
-        self._write_config(ETC / "slurmdbd.conf", f"""\
+        self._write_config(
+            ETC / "slurmdbd.conf",
+            f"""\
 AuthType=auth/munge
 DbdHost=localhost
 DbdAddr=127.0.0.1
@@ -158,13 +184,18 @@ StoragePort={self.ports['mysql']}
 StorageUser=slurm
 StoragePass=slurm-test
 StorageLoc=slurm_acct_db
-""", mode=0o600)
+""",
+            mode=0o600,
+        )
         # sacctmgr needs slurm.conf to find slurmdbd.
         self._write_slurm_conf()
         self._spawn("slurmdbd", [binary("slurmdbd"), "-D"])
         self._wait("slurmdbd", lambda: self._succeeds("sacctmgr", "-n", "list", "cluster"))
-        for command in (["add", "cluster", "ci"], ["add", "account", "ci", "cluster=ci"],
-                        ["add", "user", "root", "account=ci", "cluster=ci"]):
+        for command in (
+            ["add", "cluster", "ci"],
+            ["add", "account", "ci", "cluster=ci"],
+            ["add", "user", "root", "account=ci", "cluster=ci"],
+        ):
             subprocess.run(["sacctmgr", "-i", *command], capture_output=True, check=True, timeout=60)
 
     def _write_slurm_conf(self):
@@ -172,7 +203,9 @@ StorageLoc=slurm_acct_db
             (self.root / directory).mkdir(exist_ok=True)
         memory = int(int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20) * 0.8)
         cpus = os.cpu_count()
-        self._write_config(ETC / "slurm.conf", f"""\
+        self._write_config(
+            ETC / "slurm.conf",
+            f"""\
 ClusterName=ci
 SlurmctldHost={self.node}(127.0.0.1)
 SlurmctldPort={self.ports['slurmctld']}
@@ -201,7 +234,8 @@ MinJobAge=600
 AccountingStoreFlags=job_comment
 NodeName={self.node} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory} State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
-""")
+""",
+        )
 
     def _start_slurm(self):
         self._spawn("slurmctld", [binary("slurmctld"), "-D", "-i"])

@@ -23,15 +23,23 @@ CASES = {
     "epochs_text": ({"train": {"epochs": "ten"}}, "train.epochs", "positive integer"),
     "batch_size_negative": ({"train": {"batch_size": -128}}, "train.batch_size", "positive integer"),
     "validation_split_zero": ({"train": {"validation_split": 0}}, "train.validation_split", "strictly between 0 and 1"),
-    "validation_split_one": ({"train": {"validation_split": 1.0}}, "train.validation_split", "strictly between 0 and 1"),
+    "validation_split_one": (
+        {"train": {"validation_split": 1.0}},
+        "train.validation_split",
+        "strictly between 0 and 1",
+    ),
     "learning_rate_zero": ({"train": {"learning_rate": 0}}, "train.learning_rate", "positive number"),
     "hidden_units_empty": ({"train": {"hidden_units": []}}, "train.hidden_units", "non-empty list"),
     "hidden_units_zero": ({"train": {"hidden_units": [512, 0]}}, "train.hidden_units[1]", "positive integer"),
     "early_stopping_bad_monitor": (
-        {"train": {"early_stopping": {"monitor": "val_los", "patience": 2}}}, "train.early_stopping", "val_loss|"
+        {"train": {"early_stopping": {"monitor": "val_los", "patience": 2}}},
+        "train.early_stopping",
+        "val_loss|",
     ),
     "early_stopping_negative_patience": (
-        {"train": {"early_stopping": {"monitor": "val_loss", "patience": -1}}}, "train.early_stopping", "patience"
+        {"train": {"early_stopping": {"monitor": "val_loss", "patience": -1}}},
+        "train.early_stopping",
+        "patience",
     ),
     "threads_zero": ({"train": {"threads": 0}}, "train.threads", "integer >= 1"),
     "analysis_dropout_not_in_sweep": ({"analysis": {"dropout": 0.35}}, "analysis.dropout", "not in the sweep"),
@@ -41,11 +49,21 @@ CASES = {
     "mirror_ftp": ({"data": {"mirrors": ["ftp://example.org/mnist/"]}}, "data.mirrors[0]", "http:// or https://"),
     "mirror_s3": ({"data": {"mirrors": ["s3://bucket/mnist"]}}, "data.mirrors[0]", "http:// or https://"),
     "mirrors_empty": ({"data": {"mirrors": []}}, "data.mirrors", "non-empty"),
-    "sha256_short": ({"data": {"sha256": {"train-images-idx3-ubyte": "abc123"}}}, "data.sha256.train-images-idx3-ubyte", "64 lowercase hexadecimal"),
-    "sha256_uppercase": (
-        {"data": {"sha256": {"t10k-labels-idx1-ubyte": "F" * 64}}}, "data.sha256.t10k-labels-idx1-ubyte", "64 lowercase"
+    "sha256_short": (
+        {"data": {"sha256": {"train-images-idx3-ubyte": "abc123"}}},
+        "data.sha256.train-images-idx3-ubyte",
+        "64 lowercase hexadecimal",
     ),
-    "sha256_unknown_file": ({"data": {"sha256": {"train-images": GOOD_SHA}}}, "data.sha256", "unknown key 'train-images'"),
+    "sha256_uppercase": (
+        {"data": {"sha256": {"t10k-labels-idx1-ubyte": "F" * 64}}},
+        "data.sha256.t10k-labels-idx1-ubyte",
+        "64 lowercase",
+    ),
+    "sha256_unknown_file": (
+        {"data": {"sha256": {"train-images": GOOD_SHA}}},
+        "data.sha256",
+        "unknown key 'train-images'",
+    ),
 }
 
 

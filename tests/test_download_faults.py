@@ -80,7 +80,9 @@ def test_oversize_response_is_capped(server, tmp_path):
 
 def test_all_mirrors_bad_lists_what_each_did(server, tmp_path):
     with pytest.raises(DownloadError) as raised:
-        fetch([f"{server.url}/404/", f"{server.url}/wrong/", f"{server.url}/truncated/"], tmp_path / "labels", attempts=1)
+        fetch(
+            [f"{server.url}/404/", f"{server.url}/wrong/", f"{server.url}/truncated/"], tmp_path / "labels", attempts=1
+        )
     message = str(raised.value)
     assert "/404/labels.gz: HTTP 404" in message
     assert "/wrong/labels.gz: checksum mismatch" in message
@@ -96,7 +98,9 @@ def closed_port():
 
 def test_workflow_offline_says_how_to_use_a_local_copy(tmp_path):
     mirror = write_yaml(tmp_path / "offline.yaml", {"data": {"mirrors": [f"http://127.0.0.1:{closed_port()}/mnist/"]}})
-    result = snakemake(tmp_path, "--cores", "1", "results/data/raw/t10k-labels-idx1-ubyte", configs=[mirror], check=False)
+    result = snakemake(
+        tmp_path, "--cores", "1", "results/data/raw/t10k-labels-idx1-ubyte", configs=[mirror], check=False
+    )
     assert result.returncode != 0
     errors = [line for line in result.stdout.splitlines() + result.stderr.splitlines() if line.startswith("ERROR: ")]
     assert errors and "Connection refused" in errors[0] and "point data.mirrors at a local copy" in errors[0]
@@ -106,7 +110,9 @@ def test_workflow_offline_says_how_to_use_a_local_copy(tmp_path):
 def test_workflow_downloads_through_http_and_falls_back(tmp_path):
     files = {name: gzip.decompress((SUBSET / f"{name}.gz").read_bytes()) for name in IDX_FILES}
     with FaultyMirror(files) as server:
-        mirrors = write_yaml(tmp_path / "http.yaml", {"data": {"mirrors": [f"{server.url}/wrong/", f"{server.url}/flaky/"]}})
+        mirrors = write_yaml(
+            tmp_path / "http.yaml", {"data": {"mirrors": [f"{server.url}/wrong/", f"{server.url}/flaky/"]}}
+        )
         snakemake(tmp_path, "--cores", "2", "results/data/mnist.npz", configs=[CONFIGS / "subset_sha256.yaml", mirrors])
     with np.load(tmp_path / "results" / "data" / "mnist.npz") as data:
         assert data["x_train"].shape == (2000, 784) and data["y_test"].shape == (500,)

@@ -27,8 +27,19 @@ def training_in_progress(workdir):
 
 def test_sigkill_then_unlock_and_rerun_matches_an_uninterrupted_run(run, tmp_path):
     reference, configs = run
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-               "--cores", "2", "--configfile", *map(str, configs)]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--cores",
+        "2",
+        "--configfile",
+        *map(str, configs),
+    ]
     with open(tmp_path / "first.log", "w") as log:
         first = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:

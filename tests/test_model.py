@@ -58,7 +58,12 @@ def test_early_stopping_stops_when_validation_loss_stops_improving(subset):
     keras.utils.set_random_seed(0)
     model = build_model(0.0, hidden_units=[256, 256], learning_rate=0.01)
     history = train_model(
-        model, x, y, batch_size=32, epochs=30, validation_split=0.1,
+        model,
+        x,
+        y,
+        batch_size=32,
+        epochs=30,
+        validation_split=0.1,
         early_stopping={"monitor": "val_loss", "patience": 2},
     )
     losses = [row["val_loss"] for row in history]

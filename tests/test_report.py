@@ -19,8 +19,14 @@ FIGURES = {
     "Test metrics": ["test_acc_dropout", "fscore", "failure8"],
 }
 # Chromium as root in a closed network: no sandbox, no background connections.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +41,7 @@ def test_report_is_self_contained_with_captions(report):
     html = report.read_text()
     assert "mean over the seeds that reached that epoch" in html  # a figure caption
     assert "trained once per dropout probability p and per seed" in html  # the workflow description
-    assert "src=\"http" not in html and "href=\"http" not in html
+    assert 'src="http' not in html and 'href="http' not in html
 
 
 def test_every_figure_renders_in_chromium(report, tmp_path):

@@ -15,8 +15,15 @@ def history(*val_losses, val_accuracy=0.9):
 def test_summary_row_reads_best_epoch_and_test_metrics():
     row = summary_row(0.3, 2, history(0.5, 0.3, 0.4, 0.45), {"test_loss": 0.09, "test_accuracy": 0.98})
     assert row == {
-        "dropout": 0.3, "seed": 2, "epochs": 4, "best_epoch": 2, "best_val_accuracy": pytest.approx(0.93),
-        "best_val_loss": 0.3, "final_val_loss": 0.45, "test_loss": 0.09, "test_accuracy": 0.98,
+        "dropout": 0.3,
+        "seed": 2,
+        "epochs": 4,
+        "best_epoch": 2,
+        "best_val_accuracy": pytest.approx(0.93),
+        "best_val_loss": 0.3,
+        "final_val_loss": 0.45,
+        "test_loss": 0.09,
+        "test_accuracy": 0.98,
     }
 
 

@@ -12,7 +12,8 @@ from slurm_cluster import SlurmCluster, missing_binaries
 pytest.importorskip("snakemake_executor_plugin_slurm", reason="the Slurm executor plugin is in requirements-dev.txt")
 MISSING = missing_binaries()
 pytestmark = pytest.mark.skipif(
-    bool(MISSING), reason=f"Slurm is not installed here (missing {', '.join(MISSING)}); .ci/run installs it with apt-get"
+    bool(MISSING),
+    reason=f"Slurm is not installed here (missing {', '.join(MISSING)}); .ci/run installs it with apt-get",
 )
 SLURM_RULES = {"preprocess": 1, "train": 3, "evaluate": 3}
 
@@ -28,8 +29,15 @@ def slurm_run(cluster, run, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("slurm-run")
     _, configs = run
     result = snakemake(
-        workdir, "--profile", str(REPO / "profiles" / "slurm"), "--slurm-init-seconds-before-status-checks", "2",
-        "--jobs", "4", configs=configs, timeout=1200,
+        workdir,
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--jobs",
+        "4",
+        configs=configs,
+        timeout=1200,
     )
     return workdir, result
 

@@ -1,5 +1,5 @@
-"""The workflow passes Snakemake's linter and is snakefmt-formatted; the
-README's test command is the one CI runs."""
+"""The workflow passes Snakemake's linter, is snakefmt- and black-formatted;
+the README's test command is the one CI runs."""
 
 import re
 import subprocess
@@ -19,6 +19,16 @@ def test_snakemake_lint_finds_nothing():
 def test_snakefmt_leaves_the_workflow_unchanged():
     result = subprocess.run(
         [sys.executable, "-m", "snakefmt", "--check", "Snakefile", "rules"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_python_is_black_formatted():
+    result = subprocess.run(
+        [sys.executable, "-m", "black", "--check", "scripts", "tests", "benchmarks", ".ci"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -15,7 +15,15 @@ from conftest import CONFIGS, planned_jobs, snakemake, write_yaml
 from metrics import failure_indices
 
 DROPOUTS = [0.0, 0.3, 0.5]
-FIGURES = ["fit_loss", "train_loss_dropout", "val_loss_dropout", "val_acc_dropout", "test_acc_dropout", "fscore", "failure8"]
+FIGURES = [
+    "fit_loss",
+    "train_loss_dropout",
+    "val_loss_dropout",
+    "val_acc_dropout",
+    "test_acc_dropout",
+    "fscore",
+    "failure8",
+]
 
 
 def read_summary(workdir):
@@ -91,9 +99,13 @@ def test_analysis_uses_the_best_model_and_its_failures(run):
         table = list(csv.DictReader(stream))
     assert {float(r["dropout"]) for r in table} == {float(best["dropout"])}
     assert [int(r["digit"]) for r in table] == list(range(10))
-    metrics = json.loads((workdir / "results" / "models" / f"p{float(best['dropout'])}" / "seed0" / "metrics.json").read_text())
+    metrics = json.loads(
+        (workdir / "results" / "models" / f"p{float(best['dropout'])}" / "seed0" / "metrics.json").read_text()
+    )
     assert [float(r["recall"]) for r in table] == pytest.approx(metrics["recall"])
-    with np.load(workdir / "results" / "models" / f"p{float(best['dropout'])}" / "seed0" / "predictions.npz") as predictions:
+    with np.load(
+        workdir / "results" / "models" / f"p{float(best['dropout'])}" / "seed0" / "predictions.npz"
+    ) as predictions:
         expected = failure_indices(predictions["y_true"], predictions["y_pred"], 8).tolist()
     log = (workdir / "results" / "logs" / "plot_failures_8.log").read_text()
     assert f"test images {expected} misjudged" in log
@@ -113,18 +125,42 @@ def test_rerun_without_changes_does_nothing(run):
         ({"analysis": {"dropout": 0.5}}, {"plot_fscore": 1, "plot_failures": 1, "all": 1}),
         (
             {"dropout": DROPOUTS + [0.2]},
-            {"train": 1, "evaluate": 1, "aggregate": 1, "plot_curves": 1, "plot_test_accuracy": 1,
-             "plot_fscore": 1, "plot_failures": 1, "all": 1},
+            {
+                "train": 1,
+                "evaluate": 1,
+                "aggregate": 1,
+                "plot_curves": 1,
+                "plot_test_accuracy": 1,
+                "plot_fscore": 1,
+                "plot_failures": 1,
+                "all": 1,
+            },
         ),
         (
             {"seeds": [0, 1]},
-            {"train": 3, "evaluate": 3, "aggregate": 1, "plot_curves": 1, "plot_test_accuracy": 1,
-             "plot_fscore": 1, "plot_failures": 1, "all": 1},
+            {
+                "train": 3,
+                "evaluate": 3,
+                "aggregate": 1,
+                "plot_curves": 1,
+                "plot_test_accuracy": 1,
+                "plot_fscore": 1,
+                "plot_failures": 1,
+                "all": 1,
+            },
         ),
         (
             {"train": {"epochs": 9}},
-            {"train": 3, "evaluate": 3, "aggregate": 1, "plot_curves": 1, "plot_test_accuracy": 1,
-             "plot_fscore": 1, "plot_failures": 1, "all": 1},
+            {
+                "train": 3,
+                "evaluate": 3,
+                "aggregate": 1,
+                "plot_curves": 1,
+                "plot_test_accuracy": 1,
+                "plot_fscore": 1,
+                "plot_failures": 1,
+                "all": 1,
+            },
         ),
     ],
     ids=["failure_digit", "steps_per_execution", "analysis_dropout", "add_dropout", "add_seed", "epochs"],
@@ -140,7 +176,10 @@ def test_failure_digit_change_redraws_without_training(run, tmp_path):
     before = {path: path.stat().st_mtime_ns for path in models}
     change = write_yaml(tmp_path / "digit.yaml", {"analysis": {"failure_digit": 3}})
     result = snakemake(workdir, "--cores", "2", configs=configs + [change])
-    assert sorted(set(re.findall(r"localrule (\w+):|^rule (\w+):", result.stderr, flags=re.MULTILINE))) == [("all", ""), ("plot_failures", "")]
+    assert sorted(set(re.findall(r"localrule (\w+):|^rule (\w+):", result.stderr, flags=re.MULTILINE))) == [
+        ("all", ""),
+        ("plot_failures", ""),
+    ]
     assert png_size(workdir / "results" / "figures" / "failure3.png")[0] >= 600
     assert {path: path.stat().st_mtime_ns for path in models} == before
 
@@ -162,4 +201,6 @@ def test_damaged_intermediate_file_is_named(run, tmp_path, damaged, message):
         workdir, "--cores", "1", "--force", "results/models/p0.3/seed0/metrics.json", configs=configs, check=False
     )
     assert result.returncode != 0
-    assert any(line.startswith("ERROR: ") and message in line for line in result.stderr.splitlines()), result.stderr[-3000:]
+    assert any(line.startswith("ERROR: ") and message in line for line in result.stderr.splitlines()), result.stderr[
+        -3000:
+    ]
