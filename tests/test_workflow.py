@@ -117,51 +117,22 @@ def test_rerun_without_changes_does_nothing(run):
     assert planned_jobs(workdir, configs) == {}
 
 
+def retrained(models):
+    """The jobs after `models` new or changed models: their training and
+    evaluation, then every aggregation and figure once."""
+    downstream = ["aggregate", "plot_curves", "plot_test_accuracy", "plot_fscore", "plot_failures", "all"]
+    return {"train": models, "evaluate": models, **{rule: 1 for rule in downstream}}
+
+
 @pytest.mark.parametrize(
     "change, expected",
     [
         ({"analysis": {"failure_digit": 3}}, {"plot_failures": 1, "all": 1}),
         ({"train": {"steps_per_execution": 16}}, {}),
         ({"analysis": {"dropout": 0.5}}, {"plot_fscore": 1, "plot_failures": 1, "all": 1}),
-        (
-            {"dropout": DROPOUTS + [0.2]},
-            {
-                "train": 1,
-                "evaluate": 1,
-                "aggregate": 1,
-                "plot_curves": 1,
-                "plot_test_accuracy": 1,
-                "plot_fscore": 1,
-                "plot_failures": 1,
-                "all": 1,
-            },
-        ),
-        (
-            {"seeds": [0, 1]},
-            {
-                "train": 3,
-                "evaluate": 3,
-                "aggregate": 1,
-                "plot_curves": 1,
-                "plot_test_accuracy": 1,
-                "plot_fscore": 1,
-                "plot_failures": 1,
-                "all": 1,
-            },
-        ),
-        (
-            {"train": {"epochs": 9}},
-            {
-                "train": 3,
-                "evaluate": 3,
-                "aggregate": 1,
-                "plot_curves": 1,
-                "plot_test_accuracy": 1,
-                "plot_fscore": 1,
-                "plot_failures": 1,
-                "all": 1,
-            },
-        ),
+        ({"dropout": DROPOUTS + [0.2]}, retrained(1)),
+        ({"seeds": [0, 1]}, retrained(3)),
+        ({"train": {"epochs": 9}}, retrained(3)),
     ],
     ids=["failure_digit", "steps_per_execution", "analysis_dropout", "add_dropout", "add_seed", "epochs"],
 )
