@@ -6,14 +6,12 @@ import numpy as np
 from figures import plot_failures
 from metrics import failure_indices
 from mnist import load_idx
-from results import read_csv, select_dropout
+from results import read_csv, seeds_of, select_dropout
 from script_io import log_to
 
 with log_to(snakemake.log[0]):
     dropout = select_dropout(read_csv(snakemake.input.summary), snakemake.params.choice)
-    seed, path = min(
-        (s, path) for (p, s), path in zip(snakemake.params.runs, snakemake.input.predictions) if p == dropout
-    )
+    seed, path = seeds_of(dropout, snakemake.params.runs, snakemake.input.predictions)[0]
     with np.load(path, allow_pickle=False) as predictions:
         y_true, y_pred = predictions["y_true"], predictions["y_pred"]
     digit = snakemake.params.digit

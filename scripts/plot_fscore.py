@@ -4,13 +4,13 @@ over all its seeds."""
 import numpy as np
 
 from figures import plot_precision_recall
-from results import read_csv, read_json, select_dropout, write_csv
+from results import read_csv, read_json, seeds_of, select_dropout, write_csv
 from script_io import log_to
 
 with log_to(snakemake.log[0]):
     dropout = select_dropout(read_csv(snakemake.input.summary), snakemake.params.choice)
     print(f"analysed dropout: p = {dropout:g} (analysis.dropout = {snakemake.params.choice})")
-    seeds = [(seed, path) for (p, seed), path in zip(snakemake.params.runs, snakemake.input.metrics) if p == dropout]
+    seeds = seeds_of(dropout, snakemake.params.runs, snakemake.input.metrics)
     metrics = [read_json(path) for _seed, path in seeds]
     precisions = np.array([m["precision"] for m in metrics])
     recalls = np.array([m["recall"] for m in metrics])

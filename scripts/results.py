@@ -97,6 +97,12 @@ def select_dropout(rows, choice):
     return max(available, key=lambda p: (means[p], -p))
 
 
+def seeds_of(dropout, runs, paths):
+    """[(seed, path)] of the runs with this dropout value, by seed, from parallel
+    lists of (dropout, seed) pairs and per-run files."""
+    return sorted((seed, path) for (p, seed), path in zip(runs, paths) if p == dropout)
+
+
 def markdown_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]

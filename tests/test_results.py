@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from figures import curve_band
-from results import mean_std, read_csv, select_dropout, summary_markdown, summary_row, write_csv
+from results import mean_std, read_csv, seeds_of, select_dropout, summary_markdown, summary_row, write_csv
 
 
 def history(*val_losses, val_accuracy=0.9):
@@ -74,3 +74,8 @@ def test_curve_band_summarises_each_epoch_over_the_runs_that_reached_it():
     np.testing.assert_allclose(low, [0.4, 0.2, 0.3])
     np.testing.assert_allclose(high, [0.6, 0.4, 0.3])
     assert counts.tolist() == [2, 2, 1]
+
+
+def test_seeds_of_picks_one_dropout_value_in_seed_order():
+    runs = [(0.0, 1), (0.3, 2), (0.3, 0), (0.5, 0)]
+    assert seeds_of(0.3, runs, ["a", "b", "c", "d"]) == [(0, "c"), (2, "b")]
