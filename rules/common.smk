@@ -12,7 +12,7 @@ IDX_NAMES = [
 
 def config_error(location, problem):
     return WorkflowError(
-        f"Invalid config: {location}: {problem}. " "Fix it in config.yaml or in the file given to --configfile."
+        f"Invalid config: {location}: {problem}. Fix it in config.yaml or in the file given to --configfile."
     )
 
 
