@@ -136,6 +136,7 @@ rule evaluate:
         runtime=15,
         cpus_per_task=TRAIN_THREADS,
     params:
+        backend=config["train"]["backend"],
         forward_pass_tolerance=1e-4,
     script:
         "scripts/evaluate.py"

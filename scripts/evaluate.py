@@ -2,18 +2,20 @@
 
 import numpy as np
 
+from backend import select_backend
 from metrics import confusion_matrix, forward_pass, precision_recall_f1
 from mnist import load_dataset
 from results import read_json, write_json
 from script_io import InputError, atomic_output, log_to
 
 with log_to(snakemake.log[0]):
+    cpus = select_backend(snakemake.params.backend, snakemake.threads)
     import keras
 
-    from model import NUM_CLASSES, configure_tensorflow, dense_weights
+    from model import NUM_CLASSES, configure_backend, dense_weights
 
-    configure_tensorflow(snakemake.threads, seed=0)
-    data = load_dataset(snakemake.input.data)
+    configure_backend(snakemake.threads, seed=0, cpus=cpus)
+    data = load_dataset(snakemake.input.data, splits=["test"])
     try:
         # safe_mode (the default) refuses to deserialise arbitrary code.
         model = keras.saving.load_model(snakemake.input.model, safe_mode=True)

@@ -235,24 +235,24 @@ def preprocess(images, labels):
 
 
 def save_dataset(path, x_train, y_train, x_test, y_test):
+    # Uncompressed (220 MB): every training and evaluation job loads it, in 0.1 s
+    # from the page cache instead of 1 s of decompression.
     with atomic_output(path) as temporary:
-        np.savez_compressed(temporary, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+        np.savez(temporary, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
 
 
-DATASET_KEYS = ("x_train", "y_train", "x_test", "y_test")
-
-
-def load_dataset(path):
-    """Load the preprocessed arrays; a damaged file is an InputError naming it."""
+def load_dataset(path, splits=("train", "test")):
+    """Load the preprocessed arrays of `splits` (only those are read); a damaged
+    file is an InputError naming it."""
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in DATASET_KEYS}
+            arrays = {f"{kind}_{split}": archive[f"{kind}_{split}"] for split in splits for kind in "xy"}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise InputError(
             f"{path}: damaged or not a preprocessed MNIST archive ({error}); "
             "delete it and rerun so the preprocess rule rebuilds it"
         ) from error
-    for split in ("train", "test"):
+    for split in splits:
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim != 2 or x.shape[1] != 784 or len(x) != len(y):
             raise InputError(

@@ -1,36 +1,48 @@
-"""The MLP of the original study, and how it is trained (Keras 3 on TensorFlow)."""
+"""The MLP of the original study, and how it is trained (Keras 3).
+
+Keras reads its backend when first imported: call backend.select_backend before
+importing this module."""
 
 import os
 import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 NUM_CLASSES = 10
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
 
-def configure_tensorflow(threads, seed):
-    """Bound TensorFlow's thread pools, seed every generator and make ops
-    deterministic, so a rerun with the same threads gives identical bytes.
-    Must run before TensorFlow executes anything."""
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-    # Several jobs may share one GPU; allocate its memory as needed.
-    for gpu in tf.config.list_physical_devices("GPU"):
-        tf.config.experimental.set_memory_growth(gpu, True)
+def configure_backend(threads, seed, cpus=None):
+    """Seed every generator and, on TensorFlow, bound its thread pools and make
+    ops deterministic, so a rerun with the same threads gives identical bytes.
+    (JAX on CPU is deterministic for a given thread count; its threads are bounded
+    by pinning to `cpus`, see backend.claim_cpus.) Must run before the backend
+    executes anything. Returns what a result depends on, for the record."""
+    environment = {"backend": keras.backend.backend(), "keras": keras.__version__, "threads": threads}
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        # Several jobs may share one GPU; allocate its memory as needed.
+        for gpu in tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.set_memory_growth(gpu, True)
+        tf.config.experimental.enable_op_determinism()
+        environment.update(
+            tensorflow=tf.__version__,
+            intra_op_threads=threads,
+            inter_op_threads=threads,
+            onednn_opts=os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+            gpus=len(tf.config.list_physical_devices("GPU")),
+        )
+    else:
+        import jax
+
+        environment.update(jax=jax.__version__, cpus=cpus, devices=str(jax.devices()))
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-    return {
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "intra_op_threads": threads,
-        "inter_op_threads": threads,
-        "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
-        "gpus": len(tf.config.list_physical_devices("GPU")),
-        "seed": seed,
-    }
+    environment["seed"] = seed
+    return environment
 
 
 def build_model(dropout, hidden_units=(512, 512), learning_rate=0.001, input_dim=784, steps_per_execution=1):

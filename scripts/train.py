@@ -1,18 +1,20 @@
 """Rule `train`: one model for one (dropout, seed) pair."""
 
+from backend import select_backend
 from mnist import load_dataset
 from results import write_csv, write_json
 from script_io import atomic_output, log_to
 
 with log_to(snakemake.log[0]):
-    # TensorFlow is imported only after logging is redirected, so its messages land in the log.
-    from model import HISTORY_COLUMNS, build_model, configure_tensorflow, train_model
+    train = snakemake.params.train
+    cpus = select_backend(train["backend"], snakemake.threads)
+    # Keras is imported only after logging is redirected, so its messages land in the log.
+    from model import HISTORY_COLUMNS, build_model, configure_backend, train_model
 
     dropout = float(snakemake.wildcards.dropout)
     seed = int(snakemake.wildcards.seed)
-    train = snakemake.params.train
-    environment = configure_tensorflow(snakemake.threads, seed)
-    data = load_dataset(snakemake.input.data)
+    environment = configure_backend(snakemake.threads, seed, cpus)
+    data = load_dataset(snakemake.input.data, splits=["train"])
     # An execution setting, read from the config on purpose: it changes speed, not
     # results, so it is not a param and changing it retrains nothing.
     steps_per_execution = snakemake.config["train"]["steps_per_execution"]

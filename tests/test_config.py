@@ -42,6 +42,7 @@ CASES = {
         "patience",
     ),
     "threads_zero": ({"train": {"threads": 0}}, "train.threads", "integer >= 1"),
+    "backend_unknown": ({"train": {"backend": "torch"}}, "train.backend", "tensorflow (as the original) or jax"),
     "analysis_dropout_not_in_sweep": ({"analysis": {"dropout": 0.35}}, "analysis.dropout", "not in the sweep"),
     "analysis_dropout_word": ({"analysis": {"dropout": "worst"}}, "analysis.dropout", "'best' or one value"),
     "failure_digit_ten": ({"analysis": {"failure_digit": 10}}, "analysis.failure_digit", "digit from 0 to 9"),

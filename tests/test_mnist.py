@@ -103,6 +103,8 @@ def test_dataset_round_trip_and_damaged_archive(tmp_path):
     loaded = load_dataset(path)
     np.testing.assert_array_equal(loaded["x_train"], x)
     assert loaded["y_test"].tolist() == [0, 1]
+    # A job reads only the splits it uses.
+    assert sorted(load_dataset(path, splits=["test"])) == ["x_test", "y_test"]
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(Exception, match="mnist.npz: damaged"):
         load_dataset(path)

@@ -1,0 +1,85 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+# Claims CPUs, reports them and what the kernel now lets it run on, then holds
+# its claim until told to exit (a line on stdin) or killed.
+CLAIM = """
+import json, os, sys
+sys.path.insert(0, {scripts!r})
+from backend import claim_cpus
+cpus = claim_cpus({count}, lock_dir={lock_dir!r})
+print(json.dumps([cpus, sorted(os.sched_getaffinity(0))]), flush=True)
+sys.stdin.readline()
+"""
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs 2+ CPUs to pin jobs"
+)
+
+
+def start_claim(lock_dir, count=1):
+    code = CLAIM.format(scripts=str(REPO / "scripts"), count=count, lock_dir=str(lock_dir))
+    process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    claimed, affinity = json.loads(process.stdout.readline())
+    return process, claimed, affinity
+
+
+def release(process):
+    process.communicate("\n", timeout=30)
+    assert process.returncode == 0
+
+
+def test_jobs_side_by_side_are_pinned_to_different_cpus(tmp_path):
+    first, first_cpus, first_affinity = start_claim(tmp_path)
+    second, second_cpus, second_affinity = start_claim(tmp_path)
+    assert len(first_cpus) == len(second_cpus) == 1
+    assert first_cpus == first_affinity and second_cpus == second_affinity
+    assert first_cpus != second_cpus
+    release(first)
+    release(second)
+
+
+def test_more_jobs_than_cpus_share_rather_than_fail(tmp_path):
+    cpu_count = len(os.sched_getaffinity(0))
+    holders = [start_claim(tmp_path) for _ in range(cpu_count)]
+    extra, extra_cpus, extra_affinity = start_claim(tmp_path)
+    # Still bounded to one CPU, which some other job holds.
+    assert len(extra_cpus) == 1 and extra_cpus == extra_affinity
+    assert extra_cpus[0] in {cpus[0] for _, cpus, _ in holders}
+    for process in [*(holder for holder, _, _ in holders), extra]:
+        release(process)
+
+
+def test_a_killed_job_releases_its_cpu(tmp_path):
+    cpu_count = len(os.sched_getaffinity(0))
+    holders = [start_claim(tmp_path) for _ in range(cpu_count)]
+    victim, victim_cpus, _ = holders.pop(0)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    successor, successor_cpus, _ = start_claim(tmp_path)
+    assert successor_cpus == victim_cpus
+    for process in [*(holder for holder, _, _ in holders), successor]:
+        release(process)
+
+
+def test_a_job_given_every_cpu_is_not_pinned(tmp_path):
+    everything = sorted(os.sched_getaffinity(0))
+    process, cpus, affinity = start_claim(tmp_path, count=len(everything))
+    assert cpus == affinity == everything
+    release(process)
+    assert not list(tmp_path.iterdir())
+
+
+def test_unknown_backend_is_refused():
+    sys.path.insert(0, str(REPO / "scripts"))
+    from backend import select_backend
+
+    with pytest.raises(ValueError, match="unknown Keras backend 'torch'; expected one of tensorflow, jax"):
+        select_backend("torch", threads=1)
