@@ -124,7 +124,9 @@ def workflow(mirror, epochs, cores, settings, workdir):
         "threads": threads["environment"]["threads"],
         "backend": threads["environment"]["backend"],
         "replot_wall": replot["wall"],
-        "replot_train_jobs": len(re.findall(r"^\s*(?:local)?rule train:", replot["output"], flags=re.MULTILINE)),
+        "replot_train_jobs": len(
+            re.findall(r"^\s*(?:local)?rule train(?:_and_evaluate)?:", replot["output"], flags=re.MULTILINE)
+        ),
     }
 
 

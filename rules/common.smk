@@ -70,9 +70,10 @@ def dropout_label(dropout):
 
 
 # Settings of how training runs, not what it computes (tests show the same bits
-# for any steps_per_execution; threads are the job's threads), kept out of params
-# so that changing them retrains nothing.
-EXECUTION_SETTINGS = ("threads", "steps_per_execution")
+# for any steps_per_execution and either place of evaluation; threads are the
+# job's threads), kept out of params: changing threads or steps_per_execution
+# retrains nothing (moving evaluation into training jobs reruns them once).
+EXECUTION_SETTINGS = ("threads", "steps_per_execution", "evaluate_in_training_job")
 
 
 def training_settings():

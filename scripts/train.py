@@ -1,4 +1,5 @@
-"""Rule `train`: one model for one (dropout, seed) pair."""
+"""Rule `train`: one model for one (dropout, seed) pair; with
+`train.evaluate_in_training_job` (rule `train_and_evaluate`) also its evaluation."""
 
 from backend import select_backend
 from mnist import load_dataset
@@ -43,3 +44,16 @@ with log_to(snakemake.log[0]):
             "environment": environment,
         },
     )
+    if "metrics" in snakemake.output.keys():
+        from evaluation import evaluate_model
+
+        test = load_dataset(snakemake.input.data, splits=["test"])
+        evaluate_model(
+            model,
+            test["x_test"],
+            test["y_test"],
+            snakemake.params.forward_pass_tolerance,
+            environment,
+            snakemake.output.metrics,
+            snakemake.output.predictions,
+        )

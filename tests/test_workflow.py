@@ -84,9 +84,24 @@ def test_each_model_is_specified_trained_and_checked(run):
         assert benchmark[0].startswith("s\t") and float(benchmark[1].split("\t")[0]) > 0
 
 
-def test_jax_backend_runs_each_job_on_a_cpu_of_its_own(tmp_path, subset_configs):
-    jax_config = write_yaml(tmp_path / "jax.yaml", {"train": {"backend": "jax"}})
-    snakemake(tmp_path, "--cores", "2", configs=[*subset_configs, CONFIGS / "e2e.yaml", jax_config])
+def read_evaluation(workdir):
+    """{p: (metrics.json, predictions as lists)} of the run in `workdir`."""
+    evaluation = {}
+    for p in DROPOUTS:
+        model_dir = workdir / "results" / "models" / f"p{p}" / "seed0"
+        with np.load(model_dir / "predictions.npz") as predictions:
+            arrays = {key: predictions[key].tolist() for key in predictions.files}
+        evaluation[p] = (json.loads((model_dir / "metrics.json").read_text()), arrays)
+    return evaluation
+
+
+def test_fast_settings_jax_and_evaluation_in_the_training_job(tmp_path, subset_configs):
+    fast = write_yaml(tmp_path / "fast.yaml", {"train": {"backend": "jax", "evaluate_in_training_job": True}})
+    configs = [*subset_configs, CONFIGS / "e2e.yaml", fast]
+    result = snakemake(tmp_path, "--cores", "2", configs=configs)
+    assert re.findall(r"^\s*(?:local)?rule (\w+):", result.stdout + result.stderr, flags=re.MULTILINE).count(
+        "train_and_evaluate"
+    ) == len(DROPOUTS)
     rows = read_summary(tmp_path)
     assert [float(r["dropout"]) for r in rows] == DROPOUTS
     for row in rows:
@@ -94,16 +109,24 @@ def test_jax_backend_runs_each_job_on_a_cpu_of_its_own(tmp_path, subset_configs)
         # Lower than on TensorFlow for p = 0: on 1,800 images its last epoch
         # overfits (validation loss doubles), and test accuracy is the last epoch's.
         assert 0.65 <= float(row["test_accuracy"]) <= 0.97, row
-    for p in DROPOUTS:
-        model_dir = tmp_path / "results" / "models" / f"p{p}" / "seed0"
-        environment = json.loads((model_dir / "train_info.json").read_text())["environment"]
+    in_training_job = read_evaluation(tmp_path)
+    for p, (metrics, predictions) in in_training_job.items():
+        environment = metrics["training_environment"]
+        # Each job on a CPU of its own, and no TensorFlow loaded.
         assert environment["backend"] == "jax" and environment["threads"] == 1
         assert len(environment["cpus"]) == 1 and "tensorflow" not in environment
-        metrics = json.loads((model_dir / "metrics.json").read_text())
         assert metrics["numpy_forward_max_abs_difference"] < 1e-4
         assert np.trace(metrics["confusion_matrix"]) / 500 == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+        assert len(predictions["y_pred"]) == 500
     # Compiled steps were cached for the jobs after the first.
     assert len(list((tmp_path / ".cache" / "jax").iterdir())) >= 5
+    # Switching back to evaluate jobs of their own retrains nothing, and they
+    # compute the same metrics and predictions, bit for bit.
+    separate = configs + [write_yaml(tmp_path / "separate.yaml", {"train": {"evaluate_in_training_job": False}})]
+    downstream = ["aggregate", "plot_test_accuracy", "plot_fscore", "plot_failures", "all"]
+    assert planned_jobs(tmp_path, separate) == {"evaluate": len(DROPOUTS), **{rule: 1 for rule in downstream}}
+    snakemake(tmp_path, "--cores", "2", configs=separate)
+    assert read_evaluation(tmp_path) == in_training_job
 
 
 def test_figures_are_drawn(run):
@@ -143,7 +166,7 @@ def retrained(models):
     """The jobs after `models` new or changed models: their training and
     evaluation, then every aggregation and figure once."""
     downstream = ["aggregate", "plot_curves", "plot_test_accuracy", "plot_fscore", "plot_failures", "all"]
-    return {"train": models, "evaluate": models, **{rule: 1 for rule in downstream}}
+    return {**({"train": models, "evaluate": models} if models else {}), **{rule: 1 for rule in downstream}}
 
 
 @pytest.mark.parametrize(
@@ -156,8 +179,20 @@ def retrained(models):
         ({"seeds": [0, 1]}, retrained(3)),
         ({"train": {"epochs": 9}}, retrained(3)),
         ({"train": {"backend": "jax"}}, retrained(3)),
+        # The models' evaluations now come from other jobs: Snakemake reruns them,
+        # and with them, their training.
+        ({"train": {"evaluate_in_training_job": True}}, {**retrained(0), "train_and_evaluate": 3}),
     ],
-    ids=["failure_digit", "steps_per_execution", "analysis_dropout", "add_dropout", "add_seed", "epochs", "backend"],
+    ids=[
+        "failure_digit",
+        "steps_per_execution",
+        "analysis_dropout",
+        "add_dropout",
+        "add_seed",
+        "epochs",
+        "backend",
+        "evaluate_in_training_job",
+    ],
 )
 def test_config_change_reruns_exactly_what_it_affects(run, tmp_path, change, expected):
     workdir, configs = run

@@ -1,0 +1,42 @@
+"""Test metrics of a trained model, checked against a NumPy forward pass; shared by
+the `evaluate` rule and, with `train.evaluate_in_training_job`, the `train` rule.
+Import after backend.select_backend (it imports Keras)."""
+
+import keras
+import numpy as np
+
+from metrics import confusion_matrix, forward_pass, precision_recall_f1
+from model import NUM_CLASSES, dense_weights
+from results import write_json
+from script_io import atomic_output
+
+
+def evaluate_model(model, x_test, y_test, tolerance, training_environment, metrics_path, predictions_path):
+    """Write `metrics_path` (JSON) and `predictions_path` (.npz) for `model`."""
+    # model.evaluate's defaults, as the original calls it.
+    test_loss, test_accuracy = model.evaluate(x_test, keras.utils.to_categorical(y_test, NUM_CLASSES), verbose=2)
+    probabilities = model.predict(x_test, verbose=0)
+    numpy_probabilities = forward_pass(x_test, dense_weights(model))
+    max_abs_difference = float(np.abs(probabilities - numpy_probabilities).max())
+    print(f"NumPy forward pass vs Keras: max |difference| = {max_abs_difference:.3g}")
+    if max_abs_difference >= tolerance:
+        raise RuntimeError(f"NumPy forward pass differs from Keras by {max_abs_difference:.3g} >= {tolerance}")
+    predicted = probabilities.argmax(axis=1)
+    matrix = confusion_matrix(y_test, predicted)
+    precision, recall, f1 = precision_recall_f1(matrix)
+    with atomic_output(predictions_path) as temporary:
+        np.savez_compressed(temporary, y_true=y_test, y_pred=predicted, probabilities=probabilities)
+    write_json(
+        metrics_path,
+        {
+            "test_loss": float(test_loss),
+            "test_accuracy": float(test_accuracy),
+            "numpy_forward_max_abs_difference": max_abs_difference,
+            "precision": precision.tolist(),
+            "recall": recall.tolist(),
+            "f1": f1.tolist(),
+            "confusion_matrix": matrix.tolist(),
+            # What the model was trained with: backend, versions, threads, seed.
+            "training_environment": training_environment,
+        },
+    )
