@@ -176,7 +176,8 @@ def main():
     )
     args = parser.parse_args()
     mirror = args.mirror.resolve()
-    nominal_peak = args.cores * (args.ghz or clock_ghz()) * 1e9 * FLOPS_PER_CYCLE
+    ghz = args.ghz or clock_ghz()
+    nominal_peak = args.cores * ghz * 1e9 * FLOPS_PER_CYCLE
     measured_sgemm = sgemm_flops()
     peak = max(nominal_peak, measured_sgemm)
 
@@ -203,7 +204,7 @@ def main():
     rss_job = [max(r["train_rss_mb"]) for r in runs["workflow"]]
     print(
         f"\nCPU: {cpu_name()}, {os.cpu_count()} cores, {args.cores} given to snakemake; peak fp32 "
-        f"{peak / 1e9:.0f} GFLOP/s (nominal {nominal_peak / 1e9:.0f} at {args.ghz or clock_ghz():.2f} GHz, "
+        f"{peak / 1e9:.0f} GFLOP/s (nominal {nominal_peak / 1e9:.0f} at {ghz:.2f} GHz, "
         f"NumPy SGEMM measured {measured_sgemm / 1e9:.0f}); "
         f"{args.epochs} epochs x 9 models, early stopping off, {args.repeats} repeats; "
         f"workflow: {runs['workflow'][0]['backend']} backend, {runs['workflow'][0]['threads']} threads per job, "

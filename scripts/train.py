@@ -15,7 +15,8 @@ with log_to(snakemake.log[0]):
     dropout = float(snakemake.wildcards.dropout)
     seed = int(snakemake.wildcards.seed)
     environment = configure_backend(snakemake.threads, seed, cpus)
-    data = load_dataset(snakemake.input.data, splits=["train"])
+    evaluate = "metrics" in snakemake.output.keys()
+    data = load_dataset(snakemake.input.data, splits=["train", "test"] if evaluate else ["train"])
     # An execution setting, read from the config on purpose: it changes speed, not
     # results, so it is not a param and changing it retrains nothing.
     steps_per_execution = snakemake.config["train"]["steps_per_execution"]
@@ -44,14 +45,13 @@ with log_to(snakemake.log[0]):
             "environment": environment,
         },
     )
-    if "metrics" in snakemake.output.keys():
+    if evaluate:
         from evaluation import evaluate_model
 
-        test = load_dataset(snakemake.input.data, splits=["test"])
         evaluate_model(
             model,
-            test["x_test"],
-            test["y_test"],
+            data["x_test"],
+            data["y_test"],
             snakemake.params.forward_pass_tolerance,
             environment,
             snakemake.output.metrics,
