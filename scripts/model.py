@@ -3,6 +3,7 @@
 Keras reads its backend when first imported: call backend.select_backend before
 importing this module."""
 
+import math
 import os
 import time
 
@@ -77,21 +78,71 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def train_model(model, x, y, batch_size, epochs, validation_split, early_stopping):
-    """`fit` as the original: Keras holds out the last `validation_split` of the
-    arrays unshuffled and shuffles the rest every epoch. Returns history rows."""
+def split_validation(x, y, validation_split):
+    """The last `validation_split` of the arrays, unshuffled, as validation data:
+    the split `fit(validation_split=...)` makes."""
+    split_at = math.floor(len(x) * (1.0 - validation_split))
+    return (x[:split_at], y[:split_at]), (x[split_at:], y[split_at:])
+
+
+class EpochShuffledBatches(keras.utils.PyDataset):
+    """Training batches in a fresh order every epoch, as `fit(shuffle=True)` on
+    arrays promises and the original got. Needed because Keras 3 on TensorFlow,
+    once a global seed is set, replays the first epoch's order in every epoch
+    (its tf.data shuffle restarts from the same seed each epoch); JAX reshuffles.
+    Serving both backends from here also gives them the same batches.
+
+    Epoch e's order is drawn from (seed, e) by `ReshuffleEachEpoch`; epoch 0's
+    also at construction, for the batches Keras reads ahead to learn shapes."""
+
+    def __init__(self, x, y, batch_size, seed):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
+        self.epoch, self.order = None, self.epoch_order(0)
+
+    def epoch_order(self, epoch):
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
+
+    def set_epoch(self, epoch):
+        self.epoch, self.order = epoch, self.epoch_order(epoch)
+
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, index):
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.x[rows], self.y[rows]
+
+
+class ReshuffleEachEpoch(keras.callbacks.Callback):
+    """Tells the batches which epoch begins: Keras' own count, the same on both
+    backends (the dataset's `on_epoch_begin` also fires for JAX's shape probe)."""
+
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.set_epoch(epoch)
+
+
+def train_model(model, x, y, batch_size, epochs, validation_split, early_stopping, seed):
+    """`fit` as the original: the last `validation_split` of the arrays held out
+    unshuffled, the rest reshuffled every epoch (from `seed`). Returns history rows."""
+    (x_train, y_train), validation = split_validation(x, keras.utils.to_categorical(y, NUM_CLASSES), validation_split)
+    batches = EpochShuffledBatches(x_train, y_train, batch_size, seed)
     timer = EpochTimer()
-    callbacks = [timer]
+    callbacks = [ReshuffleEachEpoch(batches), timer]
     if early_stopping:
         callbacks.append(
             keras.callbacks.EarlyStopping(monitor=early_stopping["monitor"], patience=early_stopping["patience"])
         )
     history = model.fit(
-        x,
-        keras.utils.to_categorical(y, NUM_CLASSES),
-        batch_size=batch_size,
+        batches,
         epochs=epochs,
-        validation_split=validation_split,
+        shuffle=False,  # the order is the dataset's; Keras would shuffle batches again
+        validation_data=validation,
+        validation_batch_size=batch_size,
         callbacks=callbacks,
         verbose=2,
     )

@@ -30,6 +30,7 @@ with log_to(snakemake.log[0]):
         epochs=train["epochs"],
         validation_split=train["validation_split"],
         early_stopping=train["early_stopping"],
+        seed=seed,
     )
     with atomic_output(snakemake.output.model) as temporary:
         model.save(temporary)

@@ -1,4 +1,5 @@
 import hashlib
+import json
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ keras = pytest.importorskip("keras")
 from conftest import REPO, SUBSET  # noqa: E402
 from metrics import forward_pass  # noqa: E402
 from mnist import load_idx, preprocess  # noqa: E402
-from model import build_model, dense_weights, train_model  # noqa: E402
+from model import build_model, dense_weights, split_validation, train_model  # noqa: E402
 
 
 def layer_kinds(model):
@@ -45,7 +46,7 @@ def test_numpy_forward_pass_agrees_with_keras(subset):
     x, y = subset
     keras.utils.set_random_seed(1)
     model = build_model(0.2, hidden_units=[64, 64])
-    history = train_model(model, x, y, batch_size=128, epochs=2, validation_split=0.1, early_stopping=None)
+    history = train_model(model, x, y, batch_size=128, epochs=2, validation_split=0.1, early_stopping=None, seed=1)
     assert [row["epoch"] for row in history] == [1, 2]
     keras_probabilities = model.predict(x, verbose=0)
     numpy_probabilities = forward_pass(x, dense_weights(model))
@@ -65,6 +66,7 @@ def test_early_stopping_stops_when_validation_loss_stops_improving(subset):
         epochs=30,
         validation_split=0.1,
         early_stopping={"monitor": "val_loss", "patience": 2},
+        seed=0,
     )
     losses = [row["val_loss"] for row in history]
     best = int(np.argmin(losses))
@@ -78,7 +80,7 @@ def test_steps_per_execution_computes_the_same_bits(subset):
     for steps in (1, 8):
         keras.utils.set_random_seed(3)
         model = build_model(0.3, hidden_units=[64, 64], steps_per_execution=steps)
-        history = train_model(model, x, y, batch_size=32, epochs=2, validation_split=0.1, early_stopping=None)
+        history = train_model(model, x, y, batch_size=32, epochs=2, validation_split=0.1, early_stopping=None, seed=3)
         weights.append(([w.tobytes() for pair in dense_weights(model) for w in pair], [r["val_loss"] for r in history]))
     assert weights[0] == weights[1]
 
@@ -93,7 +95,7 @@ from model import build_model, configure_backend, dense_weights, train_model
 configure_backend(threads=1, seed=7, cpus=cpus)
 x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
 model = build_model(0.5, hidden_units=[128, 128])
-history = train_model(model, x[:1000], y[:1000], 128, 3, 0.1, {{"monitor": "val_loss", "patience": 2}})
+history = train_model(model, x[:1000], y[:1000], 128, 3, 0.1, {{"monitor": "val_loss", "patience": 2}}, seed=7)
 digest = hashlib.sha256()
 for kernel, bias in dense_weights(model):
     digest.update(kernel.tobytes()); digest.update(bias.tobytes())
@@ -123,3 +125,81 @@ def test_training_is_bitwise_reproducible_across_processes(backend, tmp_path):
     assert outputs[0][1] == f"TENSORFLOW LOADED {backend == 'tensorflow'}"
     if backend == "jax":
         assert any((tmp_path / ".cache" / "jax").iterdir())
+
+
+SERVED_BATCHES = """
+import hashlib, json, sys
+sys.path.insert(0, {scripts!r})
+from backend import select_backend
+cpus = select_backend({backend!r}, threads=1)
+from mnist import load_idx, preprocess
+import model as model_module
+from model import EpochShuffledBatches, build_model, configure_backend, train_model
+
+served = []
+
+
+class RecordedBatches(EpochShuffledBatches):
+    def __getitem__(self, index):
+        x, y = super().__getitem__(index)
+        if self.epoch is not None:  # Keras reads batches ahead, before epoch 0, to learn shapes
+            served.append((self.epoch, index, self.order[index * self.batch_size : (index + 1) * self.batch_size].tolist()))
+        return x, y
+
+
+model_module.EpochShuffledBatches = RecordedBatches
+configure_backend(threads=1, seed=5, cpus=cpus)
+x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
+model = build_model(0.0, hidden_units=[32])
+train_model(model, x[:1000], y[:1000], 128, 3, 0.1, None, seed=5)
+print("SERVED", json.dumps(served))
+"""
+
+
+@pytest.fixture(scope="module")
+def served_batches():
+    """(epoch, index, rows) of every training batch `fit` consumed, per backend."""
+    served = {}
+    for backend in ("tensorflow", "jax"):
+        code = SERVED_BATCHES.format(
+            scripts=str(REPO / "scripts"),
+            backend=backend,
+            images=str(SUBSET / "train-images-idx3-ubyte.gz"),
+            labels=str(SUBSET / "train-labels-idx1-ubyte.gz"),
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        line = next(line for line in result.stdout.splitlines() if line.startswith("SERVED "))
+        served[backend] = json.loads(line.removeprefix("SERVED "))
+    return served
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_fit_reshuffles_the_training_split_every_epoch(served_batches, backend):
+    served = served_batches[backend]
+    # 900 training rows (the last 100 of 1000 held out) in batches of 128: 7 full and one of 4.
+    orders = []
+    for epoch in range(3):
+        batches = [(index, rows) for e, index, rows in served if e == epoch]
+        assert [index for index, _ in batches] == list(range(8))
+        assert [len(rows) for _, rows in batches] == [128] * 7 + [4]
+        order = [row for _, rows in batches for row in rows]
+        assert sorted(order) == list(range(900))  # every training row once, no validation row
+        # drawn from (seed, epoch) alone, never a stale order read ahead
+        assert order == np.random.default_rng([5, epoch]).permutation(900).tolist()
+        orders.append(order)
+    assert orders[0] != orders[1] and orders[1] != orders[2] and orders[0] != orders[2]
+
+
+def test_both_backends_train_on_the_same_batches(served_batches):
+    assert served_batches["tensorflow"] == served_batches["jax"]
+
+
+def test_validation_split_holds_out_the_last_rows_as_keras_does():
+    x, y = np.arange(1000).reshape(-1, 1), np.arange(1000)
+    (x_train, y_train), (x_val, y_val) = split_validation(x, y, 0.1)
+    keras_train, keras_validation = keras.src.trainers.data_adapters.array_slicing.train_validation_split(
+        (x, y), validation_split=0.1
+    )
+    assert (x_train == keras_train[0]).all() and (y_val == keras_validation[1]).all()
+    assert y_train.tolist() == list(range(900)) and y_val.tolist() == list(range(900, 1000))

@@ -49,7 +49,7 @@ def test_results_match_the_local_run(slurm_run, run):
     assert (workdir / "results" / "summary.csv").read_text() == (local / "results" / "summary.csv").read_text()
     with open(workdir / "results" / "summary.csv") as stream:
         rows = list(csv.DictReader(stream))
-    assert len(rows) == 3 and all(float(row["test_accuracy"]) >= 0.85 for row in rows)
+    assert len(rows) == 3 and all(float(row["test_accuracy"]) >= 0.80 for row in rows)
     for name in ("fit_loss", "val_acc_dropout", "fscore", "failure8"):
         assert (workdir / "results" / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
 

