@@ -34,7 +34,9 @@ checked = [row for row in rows if float(row["dropout"]) <= 0.5]
 for row in checked:
     accuracy = float(row["test_accuracy"])
     if accuracy < LEVEL - TOLERANCE:
-        problems.append(f"p = {row['dropout']} seed {row['seed']}: test accuracy {accuracy:.4f} < {LEVEL - TOLERANCE:.3f}")
+        problems.append(
+            f"p = {row['dropout']} seed {row['seed']}: test accuracy {accuracy:.4f} < {LEVEL - TOLERANCE:.3f}"
+        )
     elif accuracy < LEVEL:
         print(
             f"WARNING: p = {row['dropout']} seed {row['seed']}: test accuracy {accuracy:.4f} < {LEVEL} (within seed noise)"
