@@ -109,8 +109,12 @@ class EpochShuffledBatches(keras.utils.PyDataset):
     def __len__(self):
         return math.ceil(len(self.x) / self.batch_size)
 
+    def batch_rows(self, index):
+        """Indices into the training arrays of batch `index` of the current epoch."""
+        return self.order[index * self.batch_size : (index + 1) * self.batch_size]
+
     def __getitem__(self, index):
-        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        rows = self.batch_rows(index)
         return self.x[rows], self.y[rows]
 
 

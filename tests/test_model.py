@@ -85,6 +85,20 @@ def test_steps_per_execution_computes_the_same_bits(subset):
     assert weights[0] == weights[1]
 
 
+def run_on_subset(script, backend, cwd=None):
+    """Run `script` (a template) in a fresh process on `backend` with the subset's
+    training files; its stdout."""
+    code = script.format(
+        scripts=str(REPO / "scripts"),
+        backend=backend,
+        images=str(SUBSET / "train-images-idx3-ubyte.gz"),
+        labels=str(SUBSET / "train-labels-idx1-ubyte.gz"),
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=cwd)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
 TRAIN_TWICE = """
 import hashlib, sys
 sys.path.insert(0, {scripts!r})
@@ -107,19 +121,12 @@ print("TENSORFLOW LOADED", "tensorflow" in sys.modules and sys.modules["tensorfl
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_training_is_bitwise_reproducible_across_processes(backend, tmp_path):
-    code = TRAIN_TWICE.format(
-        scripts=str(REPO / "scripts"),
-        backend=backend,
-        images=str(SUBSET / "train-images-idx3-ubyte.gz"),
-        labels=str(SUBSET / "train-labels-idx1-ubyte.gz"),
-    )
     outputs = []
     # The second JAX process loads the compiled steps the first left in the
     # working directory's cache: the same bits either way.
     for _ in range(2):
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
-        assert result.returncode == 0, result.stderr[-2000:]
-        outputs.append([line for line in result.stdout.splitlines() if line.startswith(("DIGEST", "TENSORFLOW"))])
+        stdout = run_on_subset(TRAIN_TWICE, backend, cwd=tmp_path)
+        outputs.append([line for line in stdout.splitlines() if line.startswith(("DIGEST", "TENSORFLOW"))])
     assert outputs[0] == outputs[1]
     # A JAX job never pays for importing TensorFlow.
     assert outputs[0][1] == f"TENSORFLOW LOADED {backend == 'tensorflow'}"
@@ -128,7 +135,7 @@ def test_training_is_bitwise_reproducible_across_processes(backend, tmp_path):
 
 
 SERVED_BATCHES = """
-import hashlib, json, sys
+import json, sys
 sys.path.insert(0, {scripts!r})
 from backend import select_backend
 cpus = select_backend({backend!r}, threads=1)
@@ -141,10 +148,9 @@ served = []
 
 class RecordedBatches(EpochShuffledBatches):
     def __getitem__(self, index):
-        x, y = super().__getitem__(index)
         if self.epoch is not None:  # Keras reads batches ahead, before epoch 0, to learn shapes
-            served.append((self.epoch, index, self.order[index * self.batch_size : (index + 1) * self.batch_size].tolist()))
-        return x, y
+            served.append((self.epoch, index, self.batch_rows(index).tolist()))
+        return super().__getitem__(index)
 
 
 model_module.EpochShuffledBatches = RecordedBatches
@@ -161,15 +167,8 @@ def served_batches():
     """(epoch, index, rows) of every training batch `fit` consumed, per backend."""
     served = {}
     for backend in ("tensorflow", "jax"):
-        code = SERVED_BATCHES.format(
-            scripts=str(REPO / "scripts"),
-            backend=backend,
-            images=str(SUBSET / "train-images-idx3-ubyte.gz"),
-            labels=str(SUBSET / "train-labels-idx1-ubyte.gz"),
-        )
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stderr[-2000:]
-        line = next(line for line in result.stdout.splitlines() if line.startswith("SERVED "))
+        stdout = run_on_subset(SERVED_BATCHES, backend)
+        line = next(line for line in stdout.splitlines() if line.startswith("SERVED "))
         served[backend] = json.loads(line.removeprefix("SERVED "))
     return served
 
