@@ -20,6 +20,11 @@ def wait_for(condition, seconds, what):
         time.sleep(0.2)
 
 
+def without_seconds(history):
+    """history.csv's rows without the last column, wall seconds."""
+    return [line.rsplit(",", 1)[0] for line in history.splitlines()]
+
+
 def training_in_progress(workdir):
     logs = (workdir / "results" / "logs" / "train").glob("*.log")
     return any("Epoch 3/" in log.read_text(errors="replace") for log in logs)
@@ -54,9 +59,21 @@ def test_sigkill_then_unlock_and_rerun_matches_an_uninterrupted_run(run, tmp_pat
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
     assert not (tmp_path / "results" / "summary.csv").exists()
-    # Nothing half-written under a real output name.
-    for path in (tmp_path / "results" / "models").rglob("*"):
-        assert path.is_dir() or path.name.startswith("."), f"{path} left by a killed job"
+    # Nothing half-written under a real output name: a model directory holds none
+    # of a job's outputs or all of them, and then they are those of an
+    # uninterrupted run (a short job may finish in the seconds before the kill).
+    train_outputs, evaluate_outputs = {"model.keras", "history.csv", "train_info.json"}, {
+        "metrics.json",
+        "predictions.npz",
+    }
+    for model_dir in (tmp_path / "results" / "models").glob("p*/seed*"):
+        present = {path.name for path in model_dir.iterdir() if not path.name.startswith(".")}
+        assert present in (set(), train_outputs, train_outputs | evaluate_outputs), f"{model_dir}: {present}"
+        if present:
+            finished = reference / model_dir.relative_to(tmp_path)
+            assert without_seconds((model_dir / "history.csv").read_text()) == without_seconds(
+                (finished / "history.csv").read_text()
+            )
 
     # As the README says: unlock, then run the same command again.
     snakemake(tmp_path, "--unlock", configs=configs)
@@ -67,8 +84,8 @@ def test_sigkill_then_unlock_and_rerun_matches_an_uninterrupted_run(run, tmp_pat
         for name in ("history.csv", "metrics.json"):
             expected = (model_dir / name).read_text()
             actual = (resumed / name).read_text()
-            if name == "history.csv":  # the seconds column is wall time
-                expected, actual = ([line.rsplit(",", 1)[0] for line in t.splitlines()] for t in (expected, actual))
+            if name == "history.csv":
+                expected, actual = without_seconds(expected), without_seconds(actual)
             assert actual == expected, f"{resumed / name} differs from an uninterrupted run"
         with np.load(model_dir / "predictions.npz") as a, np.load(resumed / "predictions.npz") as b:
             assert np.array_equal(a["probabilities"], b["probabilities"])
