@@ -1,6 +1,11 @@
 # Helpers shared by the rules: config checking and the lists of runs and files.
 
+import ast
+import hashlib
+import math
+
 import jsonschema
+import yaml
 
 IDX_NAMES = [
     "train-images-idx3-ubyte",
@@ -32,28 +37,59 @@ def describe_schema_error(error):
         problem = f"unknown key {', '.join(map(repr, unknown))} (a typo?); allowed keys: {', '.join(allowed)}"
     elif error.validator == "pattern":
         problem = f"{error.instance!r} is malformed"
+    elif error.validator == "type" and isinstance(error.instance, float) and not math.isfinite(error.instance):
+        problem = f"{error.instance} is not a finite number"
     else:
         problem = error.message
     hint = error.schema.get("description") if isinstance(error.schema, dict) else None
     return config_error(key_path(error.absolute_path), problem + (f"; expected {hint}" if hint else ""))
 
 
+SCHEMA = os.path.join(workflow.basedir, "schemas", "config.schema.yaml")
+
+
+def is_integer(checker, instance):
+    """JSON Schema counts 8.0 as an integer; a config means 8."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def is_finite_number(checker, instance):
+    """YAML reads .nan and .inf as numbers; no setting means them."""
+    return isinstance(instance, (int, float)) and not isinstance(instance, bool) and math.isfinite(instance)
+
+
+STRICT_VALIDATOR = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {"integer": is_integer, "number": is_finite_number}
+    ),
+)
+
+
 def check_config(config):
-    """Validate against the JSON schema (filling defaults), then the rules a
-    schema cannot express; raise one clear error before any job starts."""
+    """Validate against the JSON schema (filling defaults), again with integers
+    and finite numbers as a config means them, then the rules a schema cannot
+    express; raise one clear error before any job starts."""
     try:
-        validate(config, "schemas/config.schema.yaml")
+        validate(config, SCHEMA)
     except WorkflowError as error:
         # validate() raises WorkflowError while handling jsonschema's error.
         if not isinstance(error.__context__, jsonschema.ValidationError):
             raise
         raise describe_schema_error(error.__context__) from None
-    labels = [dropout_label(p) for p in config["dropout"]]
-    if len(set(labels)) < len(labels):
-        raise config_error(
-            "dropout",
-            f"{config['dropout']} has values equal to 12 decimals; make them distinct",
-        )
+    with open(SCHEMA) as stream:
+        strict = STRICT_VALIDATOR(yaml.safe_load(stream))
+    error = jsonschema.exceptions.best_match(strict.iter_errors(config))
+    if error is not None:
+        raise describe_schema_error(error)
+    # Each value must be its label (its result files' name): then distinct values
+    # (the schema's uniqueItems) have distinct labels.
+    for index, p in enumerate(config["dropout"]):
+        if float(dropout_label(p)) != p:
+            raise config_error(
+                f"dropout[{index}]",
+                f"{p!r} has more than 12 decimals (it would train as p = {dropout_label(p)}); round it",
+            )
     choice = config["analysis"]["dropout"]
     if choice != "best" and float(choice) not in [float(p) for p in config["dropout"]]:
         raise config_error(
@@ -81,6 +117,12 @@ def training_settings():
     return {key: value for key, value in config["train"].items() if key not in EXECUTION_SETTINGS}
 
 
+def best_epoch_monitor():
+    """The quantity early stopping monitors (val_loss when it is off): a run's
+    best epoch in the summary is the one it judges best."""
+    return (config["train"]["early_stopping"] or {}).get("monitor", "val_loss")
+
+
 def runs():
     """Every (dropout, seed) pair to train, in a fixed order."""
     return [(float(p), int(seed)) for p in config["dropout"] for seed in config["seeds"]]
@@ -100,3 +142,34 @@ def final_outputs():
         *expand("results/figures/{name}.png", name=FIGURES),
         f"results/figures/failure{digit}.png",
     ]
+
+
+SCRIPTS = os.path.join(workflow.basedir, "scripts")
+
+
+def imported_library_modules(path):
+    """Names of the modules in scripts/ that the Python file `path` imports."""
+    with open(path) as stream:
+        tree = ast.parse(stream.read())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module)
+    return {name for name in names if os.path.isfile(os.path.join(SCRIPTS, f"{name}.py"))}
+
+
+def library_code(script):
+    """{module: SHA-256} of the library modules in scripts/ that `script` runs,
+    imported directly or through each other. Snakemake's code trigger sees only
+    the rule's own script; as a param this reruns exactly the jobs whose code
+    changed."""
+    digests, pending = {}, imported_library_modules(os.path.join(SCRIPTS, script))
+    while pending:
+        name = pending.pop()
+        path = os.path.join(SCRIPTS, f"{name}.py")
+        with open(path, "rb") as stream:
+            digests[name] = hashlib.sha256(stream.read()).hexdigest()[:16]
+        pending |= imported_library_modules(path) - set(digests)
+    return dict(sorted(digests.items()))

@@ -5,7 +5,7 @@ from script_io import atomic_output, log_to
 
 with log_to(snakemake.log[0]):
     rows = [
-        summary_row(dropout, seed, read_csv(history), read_json(metrics))
+        summary_row(dropout, seed, read_csv(history), read_json(metrics), snakemake.params.monitor)
         for (dropout, seed), history, metrics in zip(
             snakemake.params.runs, snakemake.input.histories, snakemake.input.metrics
         )

@@ -2,9 +2,12 @@
 
 import fcntl
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
+
+from script_io import InputError
 
 BACKENDS = ("tensorflow", "jax")
 # Compiled XLA programs, shared by the jobs of a working directory: weight
@@ -22,6 +25,27 @@ def default_lock_dir():
     return Path(tempfile.gettempdir()) / f"mnist-dropout-cpus-{os.getuid()}"
 
 
+def private_directory(path):
+    """`path` as a directory only this user can use, created with mode 0700 if
+    absent. The shared temporary folder is writable by everyone, so another user
+    could have prepared the name: a symlink or another owner is refused. One of
+    ours that others may read (as earlier versions made it) is made private."""
+    path = Path(path)
+    try:
+        path.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise InputError(
+            f"{path}: the CPU lock directory is a symlink, not a directory or not yours; "
+            "remove it (or set TMPDIR to a folder of your own) and rerun"
+        )
+    if info.st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
 def claim_cpus(count, lock_dir=None):
     """Pin this process to `count` of the CPUs it may run on, preferring CPUs no
     other process holds a claim on (one lock file per CPU in `lock_dir`).
@@ -36,13 +60,13 @@ def claim_cpus(count, lock_dir=None):
     if count >= len(allowed):
         # Already bounded, e.g. by a Slurm allocation of exactly `count` CPUs.
         return allowed
-    lock_dir = Path(lock_dir or default_lock_dir())
-    lock_dir.mkdir(parents=True, exist_ok=True)
+    lock_dir = private_directory(lock_dir or default_lock_dir())
     claimed = []
     for cpu in allowed:
         if len(claimed) == count:
             break
-        handle = open(lock_dir / f"cpu{cpu}.lock", "a")
+        descriptor = os.open(lock_dir / f"cpu{cpu}.lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        handle = os.fdopen(descriptor, "w")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -6,7 +6,9 @@ from script_io import log_to
 with log_to(snakemake.log[0]):
     fetch_verified(
         snakemake.wildcards.name,
-        snakemake.params.mirrors,
+        # From the config, not a param: changing where the verified bytes come
+        # from must not rerun the download and everything after it.
+        snakemake.config["data"]["mirrors"],
         snakemake.params.sha256,
         snakemake.output[0],
         attempts=snakemake.params.attempts,

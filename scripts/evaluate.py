@@ -23,6 +23,7 @@ with log_to(snakemake.log[0]):
         ) from error
     evaluate_model(
         model,
+        f"model p{snakemake.wildcards.dropout} seed {snakemake.wildcards.seed}",
         data["x_test"],
         data["y_test"],
         snakemake.params.forward_pass_tolerance,

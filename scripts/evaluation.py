@@ -5,21 +5,26 @@ Import after backend.select_backend (it imports Keras)."""
 import keras
 import numpy as np
 
-from metrics import confusion_matrix, forward_pass, precision_recall_f1
+from metrics import all_weights, confusion_matrix, forward_pass, not_finite, precision_recall_f1
 from model import NUM_CLASSES, dense_weights
 from results import write_json
-from script_io import atomic_output
+from script_io import NotFiniteError, atomic_output
 
 
-def evaluate_model(model, x_test, y_test, tolerance, training_environment, metrics_path, predictions_path):
-    """Write `metrics_path` (JSON) and `predictions_path` (.npz) for `model`."""
+def evaluate_model(model, name, x_test, y_test, tolerance, training_environment, metrics_path, predictions_path):
+    """Write `metrics_path` (JSON) and `predictions_path` (.npz) for `model`
+    (called `name` in errors); a diverged model writes nothing."""
     # model.evaluate's defaults, as the original calls it.
     test_loss, test_accuracy = model.evaluate(x_test, keras.utils.to_categorical(y_test, NUM_CLASSES), verbose=2)
     probabilities = model.predict(x_test, verbose=0)
-    numpy_probabilities = forward_pass(x_test, dense_weights(model))
+    weights = dense_weights(model)
+    diverged = not_finite(**{"test loss": test_loss, "weights": all_weights(weights), "probabilities": probabilities})
+    if diverged:
+        raise NotFiniteError(f"{name}: {', '.join(diverged)} not finite (NaN or infinite): the model diverged")
+    numpy_probabilities = forward_pass(x_test, weights)
     max_abs_difference = float(np.abs(probabilities - numpy_probabilities).max())
     print(f"NumPy forward pass vs Keras: max |difference| = {max_abs_difference:.3g}")
-    if max_abs_difference >= tolerance:
+    if not max_abs_difference < tolerance:
         raise RuntimeError(f"NumPy forward pass differs from Keras by {max_abs_difference:.3g} >= {tolerance}")
     predicted = probabilities.argmax(axis=1)
     matrix = confusion_matrix(y_test, predicted)

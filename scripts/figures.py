@@ -130,6 +130,11 @@ def plot_precision_recall(precisions, recalls, dropout, path):
     _save(figure, path)
 
 
+def digit_with_article(digit):
+    """ "an 8", "a 3": the article as the digit's English name is spoken."""
+    return f"{'an' if digit == 8 else 'a'} {digit}"
+
+
 def plot_failures(images, predicted, digit, dropout, seed, path, rows=4, columns=8):
     """A grid of misjudged test images, each titled with its predicted label."""
     figure, grid = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.5 + 0.6))
@@ -139,6 +144,7 @@ def plot_failures(images, predicted, digit, dropout, seed, path, rows=4, columns
             axes.imshow(images[index], cmap="gray")
             axes.set_title(f"pred {predicted[index]}", fontsize=9)
     figure.suptitle(
-        f'Test images wrongly judged "is a {digit}" (p = {dropout:g}, seed {seed}): predicted label above each'
+        f'Test images wrongly judged "is {digit_with_article(digit)}" (p = {dropout:g}, seed {seed}): '
+        "predicted label above each"
     )
     _save(figure, path)

@@ -23,6 +23,16 @@ def forward_pass(x, dense_weights):
     return softmax(activations @ kernel + bias)
 
 
+def not_finite(**values):
+    """The names of the values (numbers or arrays) holding a NaN or an infinity."""
+    return [name for name, value in values.items() if not np.all(np.isfinite(value))]
+
+
+def all_weights(dense_weights):
+    """Every kernel and bias as one flat array."""
+    return np.concatenate([array.ravel() for pair in dense_weights for array in pair])
+
+
 def confusion_matrix(y_true, y_pred, num_classes=NUM_CLASSES):
     """Counts with true labels as rows and predicted labels as columns."""
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)

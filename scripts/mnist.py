@@ -121,6 +121,30 @@ def _read_capped(stream, limit):
     return data
 
 
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to http(s) only: urllib would also follow one to ftp://."""
+
+    def redirect_request(self, request, fp, code, message, headers, new_url):
+        scheme = urllib.parse.urlsplit(new_url).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise _Permanent(f"refused redirect to {new_url!r}: only http and https are followed")
+        return super().redirect_request(request, fp, code, message, headers, new_url)
+
+
+_OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
+
+
+def _declared_length(headers):
+    """The Content-Length header as an int, None if absent; a malformed one is
+    the mirror's fault, not a reason to crash."""
+    declared = headers.get("Content-Length")
+    if declared is None:
+        return None
+    if not declared.strip().isdigit():
+        raise _Permanent(f"malformed Content-Length header {declared!r}")
+    return int(declared)
+
+
 def read_source(location, timeout, max_bytes=MAX_DOWNLOAD_BYTES):
     """Read the bytes at a URL or path, raising _Transient or _Permanent."""
     if not location.startswith(("http://", "https://")):
@@ -134,9 +158,9 @@ def read_source(location, timeout, max_bytes=MAX_DOWNLOAD_BYTES):
             raise _Permanent(error.strerror or str(error)) from error
     request = urllib.request.Request(location, headers={"User-Agent": "mnist-dropout-workflow"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            declared = response.headers.get("Content-Length")
-            if declared is not None and int(declared) > max_bytes:
+        with _OPENER.open(request, timeout=timeout) as response:
+            declared = _declared_length(response.headers)
+            if declared is not None and declared > max_bytes:
                 raise _Permanent(f"Content-Length {declared} exceeds the {max_bytes}-byte cap")
             data = _read_capped(response, max_bytes)
     except urllib.error.HTTPError as error:
@@ -147,7 +171,7 @@ def read_source(location, timeout, max_bytes=MAX_DOWNLOAD_BYTES):
     except (OSError, http.client.HTTPException) as error:
         # Read timeouts, resets and bodies cut short (IncompleteRead).
         raise _Transient(f"{type(error).__name__}: {error}") from error
-    if declared is not None and len(data) != int(declared):
+    if declared is not None and len(data) != declared:
         raise _Transient(f"truncated body: {len(data)} of {declared} bytes")
     return data
 

@@ -30,7 +30,12 @@ def configure_backend(threads, seed, cpus=None):
         for gpu in tf.config.list_physical_devices("GPU"):
             tf.config.experimental.set_memory_growth(gpu, True)
         tf.config.experimental.enable_op_determinism()
+        # On GPUs with TensorFloat-32, float32 matrix products would otherwise run
+        # with 10-bit mantissas: neither the NumPy forward-pass check nor the
+        # results of a CPU run would hold.
+        tf.config.experimental.enable_tensor_float_32_execution(False)
         environment.update(
+            tensor_float_32=tf.config.experimental.tensor_float_32_execution_enabled(),
             tensorflow=tf.__version__,
             intra_op_threads=threads,
             inter_op_threads=threads,
@@ -40,7 +45,14 @@ def configure_backend(threads, seed, cpus=None):
     else:
         import jax
 
-        environment.update(jax=jax.__version__, cpus=cpus, devices=str(jax.devices()))
+        # Full float32 matrix products on GPUs too (JAX would use TensorFloat-32).
+        jax.config.update("jax_default_matmul_precision", "highest")
+        environment.update(
+            jax=jax.__version__,
+            cpus=cpus,
+            devices=str(jax.devices()),
+            matmul_precision=jax.config.jax_default_matmul_precision,
+        )
     keras.utils.set_random_seed(seed)
     environment["seed"] = seed
     return environment
@@ -93,18 +105,39 @@ class EpochShuffledBatches(keras.utils.PyDataset):
     Serving both backends from here also gives them the same batches.
 
     Epoch e's order is drawn from (seed, e) by `ReshuffleEachEpoch`; epoch 0's
-    also at construction, for the batches Keras reads ahead to learn shapes."""
+    also at construction, for the batches Keras reads ahead to learn shapes.
+    JAX reads the batches through `__getitem__`; TensorFlow through
+    `tf_dataset()`, the same batches gathered in-graph, with no Python per step."""
 
     def __init__(self, x, y, batch_size, seed):
         super().__init__()
         self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
         self.epoch, self.order = None, self.epoch_order(0)
+        self._tf_order = None
 
     def epoch_order(self, epoch):
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
 
     def set_epoch(self, epoch):
         self.epoch, self.order = epoch, self.epoch_order(epoch)
+        if self._tf_order is not None:
+            self._tf_order.assign(self.order)
+
+    def tf_dataset(self):
+        """The batches as a tf.data pipeline. Keras opens a new iterator on it
+        every epoch, after `set_epoch` has stored that epoch's order in a variable
+        the pipeline reads, so each epoch gathers its own order's batches."""
+        import tensorflow as tf
+
+        self._tf_order = tf.Variable(self.order, trainable=False)
+        x, y = tf.constant(self.x), tf.constant(self.y)
+        size, batch_size = len(self.x), self.batch_size
+        return (
+            tf.data.Dataset.range(len(self))
+            .map(lambda index: self._tf_order[index * batch_size : tf.minimum((index + 1) * batch_size, size)])
+            .map(lambda rows: (tf.gather(x, rows), tf.gather(y, rows)))
+            .prefetch(2)
+        )
 
     def __len__(self):
         return math.ceil(len(self.x) / self.batch_size)
@@ -142,7 +175,7 @@ def train_model(model, x, y, batch_size, epochs, validation_split, early_stoppin
             keras.callbacks.EarlyStopping(monitor=early_stopping["monitor"], patience=early_stopping["patience"])
         )
     history = model.fit(
-        batches,
+        batches.tf_dataset() if keras.backend.backend() == "tensorflow" else batches,
         epochs=epochs,
         shuffle=False,  # the order is the dataset's; Keras would shuffle batches again
         validation_data=validation,

@@ -53,15 +53,23 @@ SUMMARY_COLUMNS = (
 )
 
 
-def summary_row(dropout, seed, history, metrics):
-    """One run's line of the summary: its history and its test metrics."""
-    best = min(history, key=lambda row: row["val_loss"])
+def best_epoch(history, monitor):
+    """The history row of the epoch early stopping judges best by `monitor`:
+    the first with the lowest loss, or the highest accuracy (Keras' "auto" mode)."""
+    pick = max if "acc" in monitor else min
+    return pick(history, key=lambda row: row[monitor])
+
+
+def summary_row(dropout, seed, history, metrics, monitor):
+    """One run's line of the summary: its history, with validation loss and
+    accuracy at the best epoch by `monitor`, and its test metrics."""
+    best = best_epoch(history, monitor)
     return {
         "dropout": dropout,
         "seed": seed,
         "epochs": len(history),
         "best_epoch": best["epoch"],
-        "best_val_accuracy": max(row["val_accuracy"] for row in history),
+        "best_val_accuracy": best["val_accuracy"],
         "best_val_loss": best["val_loss"],
         "final_val_loss": history[-1]["val_loss"],
         "test_loss": metrics["test_loss"],
@@ -87,7 +95,8 @@ def per_dropout(rows, column):
 
 def select_dropout(rows, choice):
     """The dropout value to analyse: `choice` itself, or for 'best' the one with
-    the highest mean best-epoch validation accuracy over seeds (ties: smaller p)."""
+    the highest mean best-epoch validation accuracy over seeds (ties: smaller p),
+    the best epoch being the one early stopping judged best (`best_epoch`)."""
     available = sorted({row["dropout"] for row in rows})
     if choice != "best":
         if float(choice) not in available:

@@ -9,6 +9,10 @@ class InputError(Exception):
     """Bad input the user can fix; reported as one line, without a traceback."""
 
 
+class NotFiniteError(InputError):
+    """A model diverged: NaN or infinite losses, weights or probabilities."""
+
+
 @contextlib.contextmanager
 def log_to(log_path):
     """Send stdout and stderr to `log_path`, at file-descriptor level so that
@@ -32,12 +36,14 @@ def log_to(log_path):
 @contextlib.contextmanager
 def atomic_output(path):
     """Yield a temporary path beside `path`, renamed to `path` only on success,
-    so an interrupted job never leaves a truncated file under the real name."""
+    so an interrupted job never leaves a truncated file under the real name.
+    The temporary name is fixed per output (only one job writes an output at a
+    time): what a killed job left is overwritten and renamed by its rerun."""
     path = os.fspath(path)
     directory, name = os.path.split(path)
     stem, extension = os.path.splitext(name)
     # Keep the extension: numpy and Keras choose the format by it.
-    temporary = os.path.join(directory, f".{stem}.{os.getpid()}.tmp{extension}")
+    temporary = os.path.join(directory, f".{stem}.tmp{extension}")
     try:
         yield temporary
         os.replace(temporary, path)

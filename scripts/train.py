@@ -1,19 +1,29 @@
 """Rule `train`: one model for one (dropout, seed) pair; with
 `train.evaluate_in_training_job` (rule `train_and_evaluate`) also its evaluation."""
 
+import resource
+
 from backend import select_backend
 from mnist import load_dataset
+from metrics import all_weights, not_finite
 from results import write_csv, write_json
-from script_io import atomic_output, log_to
+from script_io import NotFiniteError, atomic_output, log_to
+
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"user": usage.ru_utime, "system": usage.ru_stime}
+
 
 with log_to(snakemake.log[0]):
     train = snakemake.params.train
     cpus = select_backend(train["backend"], snakemake.threads)
     # Keras is imported only after logging is redirected, so its messages land in the log.
-    from model import HISTORY_COLUMNS, build_model, configure_backend, train_model
+    from model import HISTORY_COLUMNS, build_model, configure_backend, dense_weights, train_model
 
     dropout = float(snakemake.wildcards.dropout)
     seed = int(snakemake.wildcards.seed)
+    name = f"model p{snakemake.wildcards.dropout} seed {seed}"
     environment = configure_backend(snakemake.threads, seed, cpus)
     evaluate = "metrics" in snakemake.output.keys()
     data = load_dataset(snakemake.input.data, splits=["train", "test"] if evaluate else ["train"])
@@ -32,6 +42,18 @@ with log_to(snakemake.log[0]):
         early_stopping=train["early_stopping"],
         seed=seed,
     )
+    diverged = not_finite(
+        **{
+            "training loss": [row["loss"] for row in history],
+            "validation loss": [row["val_loss"] for row in history],
+            "weights": all_weights(dense_weights(model)),
+        }
+    )
+    if diverged:
+        raise NotFiniteError(
+            f"{name}: {', '.join(diverged)} not finite (NaN or infinite): training diverged; "
+            "try a smaller train.learning_rate"
+        )
     with atomic_output(snakemake.output.model) as temporary:
         model.save(temporary)
     write_csv(snakemake.output.history, history, HISTORY_COLUMNS)
@@ -44,6 +66,9 @@ with log_to(snakemake.log[0]):
             "train": train,
             "steps_per_execution": steps_per_execution,
             "environment": environment,
+            # Of the job so far (training, not evaluation): how the CPU time splits
+            # between computing and the kernel, for the benchmark.
+            "cpu_seconds": cpu_seconds(),
         },
     )
     if evaluate:
@@ -51,6 +76,7 @@ with log_to(snakemake.log[0]):
 
         evaluate_model(
             model,
+            name,
             data["x_test"],
             data["y_test"],
             snakemake.params.forward_pass_tolerance,

@@ -11,7 +11,9 @@ class FaultyMirror:
     """Serves `files` ({name: bytes}) under /good/ and faulty variants under
     /404/, /flaky/ (500 once per file, then fine), /truncated/, /wrong/,
     /stall/ (headers, then silence for `stall_seconds`), /redirect/ (302 to
-    /good/), /huge/ (a body larger than declared caps)."""
+    /good/), /redirect-ftp/ (302 to an ftp:// URL), /huge/ (a body larger than
+    declared caps), /badlength/ and /negativelength/ (a malformed Content-Length
+    header, then the body)."""
 
     def __init__(self, files, stall_seconds=3.0):
         self.files = {name + ".gz": gzip.compress(content, mtime=0) for name, content in files.items()}
@@ -33,9 +35,11 @@ class FaultyMirror:
                 if mode == "flaky" and self.path not in mirror._served_once:
                     mirror._served_once.add(self.path)
                     return self.send_error(500)
-                if mode == "redirect":
+                if mode.startswith("redirect"):
                     self.send_response(302)
-                    self.send_header("Location", f"/good/{name}")
+                    self.send_header(
+                        "Location", f"ftp://127.0.0.1:1/{name}" if mode == "redirect-ftp" else f"/good/{name}"
+                    )
                     self.send_header("Content-Length", "0")
                     return self.end_headers()
                 if mode == "wrong":
@@ -43,7 +47,8 @@ class FaultyMirror:
                 if mode == "huge":
                     body = body * 50
                 self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
+                lengths = {"badlength": "12abc", "negativelength": "-5"}
+                self.send_header("Content-Length", lengths.get(mode, str(len(body))))
                 self.end_headers()
                 if mode == "stall":
                     time.sleep(mirror.stall_seconds)

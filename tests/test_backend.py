@@ -77,6 +77,40 @@ def test_a_job_given_every_cpu_is_not_pinned(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_lock_directory_is_created_private(tmp_path):
+    lock_dir = tmp_path / "locks"
+    process, _, _ = start_claim(lock_dir)
+    release(process)
+    assert lock_dir.stat().st_mode & 0o777 == 0o700
+
+
+def test_an_existing_lock_directory_of_ours_is_made_private(tmp_path):
+    lock_dir = tmp_path / "locks"
+    lock_dir.mkdir(mode=0o777)
+    lock_dir.chmod(0o777)
+    process, _, _ = start_claim(lock_dir)
+    release(process)
+    assert lock_dir.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("prepared", ["symlink", "other_owner"])
+def test_lock_directory_prepared_by_someone_else_is_refused(tmp_path, prepared):
+    lock_dir, elsewhere = tmp_path / "locks", tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    if prepared == "symlink":
+        lock_dir.symlink_to(elsewhere)
+    else:
+        if os.getuid() != 0:
+            pytest.skip("needs root to give a directory to another user")
+        lock_dir.mkdir(mode=0o700)
+        os.chown(lock_dir, 65534, 65534)
+    code = CLAIM.format(scripts=str(REPO / "scripts"), count=1, lock_dir=str(lock_dir))
+    result = subprocess.run([sys.executable, "-c", code], input="\n", capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "the CPU lock directory is a symlink, not a directory or not yours" in result.stderr
+    assert not any(elsewhere.iterdir()) and (prepared == "symlink" or not any(lock_dir.iterdir()))
+
+
 def test_unknown_backend_is_refused():
     sys.path.insert(0, str(REPO / "scripts"))
     from backend import select_backend

@@ -42,7 +42,7 @@ CASES = {
         "patience",
     ),
     "threads_zero": ({"train": {"threads": 0}}, "train.threads", "integer >= 1"),
-    "backend_unknown": ({"train": {"backend": "torch"}}, "train.backend", "tensorflow (as the original) or jax"),
+    "backend_unknown": ({"train": {"backend": "torch"}}, "train.backend", "the Keras backend, jax or tensorflow"),
     "analysis_dropout_not_in_sweep": ({"analysis": {"dropout": 0.35}}, "analysis.dropout", "not in the sweep"),
     "analysis_dropout_word": ({"analysis": {"dropout": "worst"}}, "analysis.dropout", "'best' or one value"),
     "failure_digit_ten": ({"analysis": {"failure_digit": 10}}, "analysis.failure_digit", "digit from 0 to 9"),
@@ -60,6 +60,21 @@ CASES = {
         "data.sha256.t10k-labels-idx1-ubyte",
         "64 lowercase",
     ),
+    # Whole-number floats where an integer belongs: JSON Schema would accept them.
+    "failure_digit_float": ({"analysis": {"failure_digit": 8.0}}, "analysis.failure_digit", "digit from 0 to 9"),
+    "epochs_float": ({"train": {"epochs": 20.0}}, "train.epochs", "20.0 is not of type 'integer'"),
+    "batch_size_float": ({"train": {"batch_size": 128.0}}, "train.batch_size", "positive integer"),
+    "seed_float": ({"seeds": [1.0]}, "seeds[0]", "integer from 0"),
+    "hidden_units_float": ({"train": {"hidden_units": [512.0, 512]}}, "train.hidden_units[0]", "positive integer"),
+    "threads_float": ({"train": {"threads": 1.0}}, "train.threads", "integer >= 1"),
+    # Non-finite numbers, which YAML reads from .nan and .inf.
+    "dropout_nan": ({"dropout": [0.0, float("nan")]}, "dropout[1]", "nan is not a finite number"),
+    "learning_rate_infinite": ({"train": {"learning_rate": float("inf")}}, "train.learning_rate", "not a finite"),
+    "validation_split_nan": ({"train": {"validation_split": float("nan")}}, "train.validation_split", "not a finite"),
+    "analysis_dropout_nan": ({"analysis": {"dropout": float("nan")}}, "analysis.dropout", "'best' or one value"),
+    # Values whose label (the name of their result files) would differ from them.
+    "dropout_rounds_to_one": ({"dropout": [0.9999999999999]}, "dropout[0]", "would train as p = 1.0"),
+    "dropout_tiny": ({"dropout": [0.0, 4e-13]}, "dropout[1]", "would train as p = 0.0"),
     "sha256_unknown_file": (
         {"data": {"sha256": {"train-images": GOOD_SHA}}},
         "data.sha256",

@@ -73,6 +73,19 @@ def test_redirect_is_followed(server, tmp_path):
     assert "/good/labels.gz" in server.requests
 
 
+def test_redirect_to_another_scheme_is_refused(server, tmp_path):
+    with pytest.raises(DownloadError, match=r"refused redirect to 'ftp://127.0.0.1:1/labels.gz'"):
+        fetch([f"{server.url}/redirect-ftp/"], tmp_path / "labels")
+
+
+@pytest.mark.parametrize("mode", ["badlength", "negativelength"])
+def test_malformed_content_length_moves_on_to_the_next_mirror(server, tmp_path, mode):
+    used, _ = fetch([f"{server.url}/{mode}/", f"{server.url}/good/"], tmp_path / "labels")
+    assert used == f"{server.url}/good/labels.gz"
+    with pytest.raises(DownloadError, match=rf"/{mode}/labels.gz: malformed Content-Length header"):
+        fetch([f"{server.url}/{mode}/"], tmp_path / "labels")
+
+
 def test_oversize_response_is_capped(server, tmp_path):
     with pytest.raises(DownloadError, match="exceeds the 500-byte cap"):
         fetch([f"{server.url}/huge/"], tmp_path / "labels", max_bytes=500)

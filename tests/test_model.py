@@ -12,6 +12,8 @@ from conftest import REPO, SUBSET  # noqa: E402
 from metrics import forward_pass  # noqa: E402
 from mnist import load_idx, preprocess  # noqa: E402
 from model import build_model, dense_weights, split_validation, train_model  # noqa: E402
+from evaluation import evaluate_model  # noqa: E402
+from script_io import NotFiniteError  # noqa: E402
 
 
 def layer_kinds(model):
@@ -54,6 +56,20 @@ def test_numpy_forward_pass_agrees_with_keras(subset):
     assert (keras_probabilities.argmax(1) == numpy_probabilities.argmax(1)).all()
 
 
+def test_a_diverged_model_is_refused_and_nothing_written(subset, tmp_path):
+    x, y = subset
+    model = build_model(0.0, hidden_units=[16])
+    weights = model.get_weights()
+    weights[0][:] = np.nan
+    model.set_weights(weights)
+    metrics, predictions = tmp_path / "metrics.json", tmp_path / "predictions.npz"
+    # TensorFlow's relu turns NaN into 0, so its loss and probabilities can look
+    # fine: the weights themselves are checked.
+    with pytest.raises(NotFiniteError, match=r"^model p0.0 seed 0: (.*, )?weights(, .*)? not finite .*diverged$"):
+        evaluate_model(model, "model p0.0 seed 0", x[:50], y[:50], 1e-4, {}, metrics, predictions)
+    assert not list(tmp_path.iterdir())
+
+
 def test_early_stopping_stops_when_validation_loss_stops_improving(subset):
     x, y = subset
     keras.utils.set_random_seed(0)
@@ -85,12 +101,13 @@ def test_steps_per_execution_computes_the_same_bits(subset):
     assert weights[0] == weights[1]
 
 
-def run_on_subset(script, backend, cwd=None):
+def run_on_subset(script, backend, cwd=None, **fields):
     """Run `script` (a template) in a fresh process on `backend` with the subset's
-    training files; its stdout."""
+    training files and other template `fields`; its stdout."""
     code = script.format(
         scripts=str(REPO / "scripts"),
         backend=backend,
+        **fields,
         images=str(SUBSET / "train-images-idx3-ubyte.gz"),
         labels=str(SUBSET / "train-labels-idx1-ubyte.gz"),
     )
@@ -134,55 +151,76 @@ def test_training_is_bitwise_reproducible_across_processes(backend, tmp_path):
         assert any((tmp_path / ".cache" / "jax").iterdir())
 
 
+# Records the rows of every batch the training step received: column 0 of the
+# inputs is overwritten with the row's index, and the step reports it from
+# inside the compiled function (tf.py_function on TensorFlow, a JAX callback).
 SERVED_BATCHES = """
 import json, sys
+import numpy as np
 sys.path.insert(0, {scripts!r})
 from backend import select_backend
 cpus = select_backend({backend!r}, threads=1)
 from mnist import load_idx, preprocess
-import model as model_module
-from model import EpochShuffledBatches, build_model, configure_backend, train_model
+from model import build_model, configure_backend, train_model
 
 served = []
 
 
-class RecordedBatches(EpochShuffledBatches):
-    def __getitem__(self, index):
-        if self.epoch is not None:  # Keras reads batches ahead, before epoch 0, to learn shapes
-            served.append((self.epoch, index, self.batch_rows(index).tolist()))
-        return super().__getitem__(index)
+def record(rows):
+    served.append(np.asarray(rows).astype(int).tolist())
 
 
-model_module.EpochShuffledBatches = RecordedBatches
 configure_backend(threads=1, seed=5, cpus=cpus)
 x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
-model = build_model(0.0, hidden_units=[32])
-train_model(model, x[:1000], y[:1000], 128, 3, 0.1, None, seed=5)
+x, y = x[:1000].copy(), y[:1000]
+x[:, 0] = np.arange(1000)
+model = build_model(0.0, hidden_units=[32], steps_per_execution={steps_per_execution})
+step = model.train_step
+if {backend!r} == "tensorflow":
+    import tensorflow as tf
+
+    def recorded_step(data):
+        tf.py_function(record, [data[0][:, 0]], [])
+        return step(data)
+
+else:
+    import jax
+
+    def recorded_step(state, data):
+        jax.debug.callback(record, data[0][:, 0], ordered=True)
+        return step(state, data)
+
+model.train_step = recorded_step
+history = train_model(model, x, y, 128, 3, 0.1, None, seed=5)
 print("SERVED", json.dumps(served))
+print("VAL_LOSS", json.dumps([row["val_loss"] for row in history]))
 """
 
 
 @pytest.fixture(scope="module")
 def served_batches():
-    """(epoch, index, rows) of every training batch `fit` consumed, per backend."""
+    """{(backend, steps_per_execution): ([rows of each batch the training step
+    received, in order], validation loss per epoch)}."""
     served = {}
     for backend in ("tensorflow", "jax"):
-        stdout = run_on_subset(SERVED_BATCHES, backend)
-        line = next(line for line in stdout.splitlines() if line.startswith("SERVED "))
-        served[backend] = json.loads(line.removeprefix("SERVED "))
+        for steps in (1, 3):
+            stdout = run_on_subset(SERVED_BATCHES, backend, steps_per_execution=steps)
+            lines = dict(
+                line.split(" ", 1) for line in stdout.splitlines() if line.startswith(("SERVED ", "VAL_LOSS "))
+            )
+            served[backend, steps] = json.loads(lines["SERVED"]), json.loads(lines["VAL_LOSS"])
     return served
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_fit_reshuffles_the_training_split_every_epoch(served_batches, backend):
-    served = served_batches[backend]
-    # 900 training rows (the last 100 of 1000 held out) in batches of 128: 7 full and one of 4.
+    batches, _ = served_batches[backend, 1]
+    # 900 training rows (the last 100 of 1000 held out) in batches of 128: 7 full
+    # and one of 4 per epoch, for 3 epochs.
+    assert [len(rows) for rows in batches] == ([128] * 7 + [4]) * 3
     orders = []
     for epoch in range(3):
-        batches = [(index, rows) for e, index, rows in served if e == epoch]
-        assert [index for index, _ in batches] == list(range(8))
-        assert [len(rows) for _, rows in batches] == [128] * 7 + [4]
-        order = [row for _, rows in batches for row in rows]
+        order = [row for rows in batches[8 * epoch : 8 * (epoch + 1)] for row in rows]
         assert sorted(order) == list(range(900))  # every training row once, no validation row
         # drawn from (seed, epoch) alone, never a stale order read ahead
         assert order == np.random.default_rng([5, epoch]).permutation(900).tolist()
@@ -191,7 +229,12 @@ def test_fit_reshuffles_the_training_split_every_epoch(served_batches, backend):
 
 
 def test_both_backends_train_on_the_same_batches(served_batches):
-    assert served_batches["tensorflow"] == served_batches["jax"]
+    assert served_batches["tensorflow", 1][0] == served_batches["jax", 1][0]
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_steps_per_execution_changes_neither_batches_nor_results(served_batches, backend):
+    assert served_batches[backend, 3] == served_batches[backend, 1]
 
 
 def test_validation_split_holds_out_the_last_rows_as_keras_does():

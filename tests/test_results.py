@@ -1,8 +1,17 @@
 import numpy as np
 import pytest
 
-from figures import curve_band
-from results import mean_std, read_csv, seeds_of, select_dropout, summary_markdown, summary_row, write_csv
+from figures import curve_band, digit_with_article
+from results import (
+    best_epoch,
+    mean_std,
+    read_csv,
+    seeds_of,
+    select_dropout,
+    summary_markdown,
+    summary_row,
+    write_csv,
+)
 
 
 def history(*val_losses, val_accuracy=0.9):
@@ -13,18 +22,26 @@ def history(*val_losses, val_accuracy=0.9):
 
 
 def test_summary_row_reads_best_epoch_and_test_metrics():
-    row = summary_row(0.3, 2, history(0.5, 0.3, 0.4, 0.45), {"test_loss": 0.09, "test_accuracy": 0.98})
+    row = summary_row(0.3, 2, history(0.5, 0.3, 0.4, 0.45), {"test_loss": 0.09, "test_accuracy": 0.98}, "val_loss")
     assert row == {
         "dropout": 0.3,
         "seed": 2,
         "epochs": 4,
         "best_epoch": 2,
-        "best_val_accuracy": pytest.approx(0.93),
+        # The validation accuracy of the best epoch (lowest val_loss), not the highest of any epoch (0.93).
+        "best_val_accuracy": pytest.approx(0.91),
         "best_val_loss": 0.3,
         "final_val_loss": 0.45,
         "test_loss": 0.09,
         "test_accuracy": 0.98,
     }
+
+
+def test_best_epoch_follows_the_early_stopping_monitor():
+    runs = history(0.5, 0.3, 0.3, 0.45)  # val_accuracy 0.90, 0.91, 0.92, 0.93
+    assert best_epoch(runs, "val_loss")["epoch"] == 2  # the first of equal losses, as Keras
+    assert best_epoch(runs, "val_accuracy")["epoch"] == 4
+    assert summary_row(0, 0, runs, {"test_loss": 0, "test_accuracy": 0}, "val_accuracy")["best_val_loss"] == 0.45
 
 
 def rows(*triples):
@@ -79,3 +96,7 @@ def test_curve_band_summarises_each_epoch_over_the_runs_that_reached_it():
 def test_seeds_of_picks_one_dropout_value_in_seed_order():
     runs = [(0.0, 1), (0.3, 2), (0.3, 0), (0.5, 0)]
     assert seeds_of(0.3, runs, ["a", "b", "c", "d"]) == [(0, "c"), (2, "b")]
+
+
+def test_failure_titles_use_the_article_of_the_spoken_digit():
+    assert [digit_with_article(d) for d in range(10)] == [f"a {d}" for d in range(8)] + ["an 8", "a 9"]

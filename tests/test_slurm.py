@@ -15,7 +15,8 @@ pytestmark = pytest.mark.skipif(
     bool(MISSING),
     reason=f"Slurm is not installed here (missing {', '.join(MISSING)}); .ci/run installs it with apt-get",
 )
-SLURM_RULES = {"preprocess": 1, "train": 3, "evaluate": 3}
+# Each model is trained and evaluated in one job (train.evaluate_in_training_job).
+SLURM_RULES = {"preprocess": 1, "train_and_evaluate": 3}
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +68,8 @@ def test_heavy_rules_ran_as_slurm_jobs_and_light_ones_locally(slurm_run, cluster
             by_rule.setdefault(rule.group(1), []).append(job_id)
     assert {rule: len(ids) for rule, ids in by_rule.items()} == SLURM_RULES
     # Each training job's Slurm log carries its job id, as the plugin names it.
-    logs = sorted((workdir / ".snakemake" / "slurm_logs" / "rule_train").rglob("*.log"))
-    assert sorted(log.stem for log in logs) == sorted(by_rule["train"])
+    logs = sorted((workdir / ".snakemake" / "slurm_logs" / "rule_train_and_evaluate").rglob("*.log"))
+    assert sorted(log.stem for log in logs) == sorted(by_rule["train_and_evaluate"])
     for log in logs:
         assert "train" in log.read_text(errors="replace")
     # Downloads, aggregation and plots are localrules on the submitting host.

@@ -6,12 +6,14 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import yaml
 
-from conftest import CONFIGS, planned_jobs, snakemake, write_yaml
+from conftest import CONFIGS, REPO, SUBSET, planned_jobs, snakemake, write_yaml
 from metrics import failure_indices
 
 DROPOUTS = [0.0, 0.3, 0.5]
@@ -68,21 +70,26 @@ def test_each_model_is_specified_trained_and_checked(run):
         model_dir = workdir / "results" / "models" / f"p{p}" / "seed0"
         info = json.loads((model_dir / "train_info.json").read_text())
         assert info["parameters"] == 669_706
-        assert info["environment"]["seed"] == 0 and info["environment"]["intra_op_threads"] == 1
+        assert info["environment"]["seed"] == 0 and info["environment"]["threads"] == 1
         with open(model_dir / "history.csv") as stream:
             history = list(csv.DictReader(stream))
         assert len(history) == info["epochs_run"]
         metrics = json.loads((model_dir / "metrics.json").read_text())
         assert metrics["numpy_forward_max_abs_difference"] < 1e-4
         environment = metrics["training_environment"]
-        assert environment["seed"] == 0 and environment["intra_op_threads"] == 1
-        assert environment["tensorflow"] == "2.21.0" and "onednn_opts" in environment
+        # The default backend: each job on a CPU of its own, no TensorFlow loaded,
+        # full float32 matrix products.
+        assert environment["backend"] == "jax" and environment["seed"] == 0 and environment["threads"] == 1
+        assert len(environment["cpus"]) == 1 and "tensorflow" not in environment
+        assert environment["matmul_precision"] == "highest"
         matrix = np.array(metrics["confusion_matrix"])
         assert matrix.shape == (10, 10) and matrix.sum() == 500
         # Keras' evaluate() and the saved predictions agree on accuracy.
         assert np.trace(matrix) / 500 == pytest.approx(metrics["test_accuracy"], abs=1e-6)
         benchmark = (workdir / "results" / "benchmarks" / "train" / f"p{p}_seed0.tsv").read_text().splitlines()
         assert benchmark[0].startswith("s\t") and float(benchmark[1].split("\t")[0]) > 0
+    # Compiled steps were cached for the jobs after the first.
+    assert len(list((workdir / ".cache" / "jax").iterdir())) >= 5
 
 
 def read_evaluation(workdir):
@@ -96,9 +103,9 @@ def read_evaluation(workdir):
     return evaluation
 
 
-def test_fast_settings_jax_and_evaluation_in_the_training_job(tmp_path, subset_configs):
-    fast = write_yaml(tmp_path / "fast.yaml", {"train": {"backend": "jax", "evaluate_in_training_job": True}})
-    configs = [*subset_configs, CONFIGS / "e2e.yaml", fast]
+def test_tensorflow_backend_then_evaluation_in_jobs_of_its_own(tmp_path, subset_configs):
+    tensorflow = write_yaml(tmp_path / "tensorflow.yaml", {"train": {"backend": "tensorflow"}})
+    configs = [*subset_configs, CONFIGS / "e2e.yaml", tensorflow]
     result = snakemake(tmp_path, "--cores", "2", configs=configs)
     assert re.findall(r"^\s*(?:local)?rule (\w+):", result.stdout + result.stderr, flags=re.MULTILINE).count(
         "train_and_evaluate"
@@ -106,21 +113,18 @@ def test_fast_settings_jax_and_evaluation_in_the_training_job(tmp_path, subset_c
     rows = read_summary(tmp_path)
     assert [float(r["dropout"]) for r in rows] == DROPOUTS
     for row in rows:
-        assert 0.85 <= float(row["best_val_accuracy"]) <= 0.97, row
-        # Lower than on TensorFlow for p = 0: on 1,800 images its last epoch
-        # overfits (validation loss doubles), and test accuracy is the last epoch's.
-        assert 0.65 <= float(row["test_accuracy"]) <= 0.97, row
+        # 1,800 training images for at most 8 epochs (seeds 0-4 of this sweep on
+        # TensorFlow span 0.75-0.92 in test accuracy).
+        assert 0.80 <= float(row["test_accuracy"]) <= 0.97, row
     in_training_job = read_evaluation(tmp_path)
     for p, (metrics, predictions) in in_training_job.items():
         environment = metrics["training_environment"]
-        # Each job on a CPU of its own, and no TensorFlow loaded.
-        assert environment["backend"] == "jax" and environment["threads"] == 1
-        assert len(environment["cpus"]) == 1 and "tensorflow" not in environment
+        assert environment["backend"] == "tensorflow" and environment["tensorflow"] == "2.21.0"
+        assert environment["intra_op_threads"] == environment["inter_op_threads"] == 1
+        assert environment["tensor_float_32"] is False and "onednn_opts" in environment
         assert metrics["numpy_forward_max_abs_difference"] < 1e-4
         assert np.trace(metrics["confusion_matrix"]) / 500 == pytest.approx(metrics["test_accuracy"], abs=1e-6)
         assert len(predictions["y_pred"]) == 500
-    # Compiled steps were cached for the jobs after the first.
-    assert len(list((tmp_path / ".cache" / "jax").iterdir())) >= 5
     # Switching back to evaluate jobs of their own retrains nothing, and they
     # compute the same metrics and predictions, bit for bit.
     separate = configs + [write_yaml(tmp_path / "separate.yaml", {"train": {"evaluate_in_training_job": False}})]
@@ -163,11 +167,13 @@ def test_rerun_without_changes_does_nothing(run):
     assert planned_jobs(workdir, configs) == {}
 
 
+DOWNSTREAM = ["aggregate", "plot_curves", "plot_test_accuracy", "plot_fscore", "plot_failures", "all"]
+
+
 def retrained(models):
     """The jobs after `models` new or changed models: their training and
-    evaluation, then every aggregation and figure once."""
-    downstream = ["aggregate", "plot_curves", "plot_test_accuracy", "plot_fscore", "plot_failures", "all"]
-    return {**({"train": models, "evaluate": models} if models else {}), **{rule: 1 for rule in downstream}}
+    evaluation (one job each), then every aggregation and figure once."""
+    return {"train_and_evaluate": models, **{rule: 1 for rule in DOWNSTREAM}}
 
 
 @pytest.mark.parametrize(
@@ -179,10 +185,21 @@ def retrained(models):
         ({"dropout": DROPOUTS + [0.2]}, retrained(1)),
         ({"seeds": [0, 1]}, retrained(3)),
         ({"train": {"epochs": 9}}, retrained(3)),
-        ({"train": {"backend": "jax"}}, retrained(3)),
-        # The models' evaluations now come from other jobs: Snakemake reruns them,
-        # and with them, their training.
-        ({"train": {"evaluate_in_training_job": True}}, {**retrained(0), "train_and_evaluate": 3}),
+        ({"train": {"backend": "tensorflow"}}, retrained(3)),
+        # The evaluations now come from jobs of their own; the models stay.
+        (
+            {"train": {"evaluate_in_training_job": False}},
+            {"evaluate": 3, **{rule: 1 for rule in DOWNSTREAM if rule != "plot_curves"}},
+        ),
+        # Where the verified bytes come from is not what they are.
+        ({"data": {"mirrors": [f"file://{SUBSET}"]}}, {}),
+        ({"data": {"mirrors": ["http://127.0.0.1:9/mnist/", str(SUBSET)]}}, {}),
+        ({"data": {"mirrors": [str(SUBSET), "https://example.org/mnist/"]}}, {}),
+        # A checksum is what the bytes are: that file is fetched again, and what follows rerun.
+        (
+            {"data": {"sha256": {"t10k-labels-idx1-ubyte": "0" * 64}}},
+            {"download": 1, "preprocess": 1, **retrained(3)},
+        ),
     ],
     ids=[
         "failure_digit",
@@ -193,6 +210,10 @@ def retrained(models):
         "epochs",
         "backend",
         "evaluate_in_training_job",
+        "mirror_as_file_url",
+        "mirror_added_before",
+        "mirror_added_after",
+        "sha256",
     ],
 )
 def test_config_change_reruns_exactly_what_it_affects(run, tmp_path, change, expected):
@@ -214,6 +235,83 @@ def test_failure_digit_change_redraws_without_training(run, tmp_path):
     assert {path: path.stat().st_mtime_ns for path in models} == before
 
 
+# The library modules each job runs: editing one reruns exactly those jobs.
+CODE_CHANGES = {
+    "figures.py": {rule: 1 for rule in DOWNSTREAM if rule != "aggregate"},
+    "results.py": {rule: 1 for rule in DOWNSTREAM} | {"train_and_evaluate": 3},
+    "evaluation.py": retrained(3),
+    "mnist.py": {"download": 4, "preprocess": 1, **retrained(3)},
+}
+
+
+@pytest.fixture(scope="module")
+def workflow_copy(tmp_path_factory):
+    """A copy of the workflow's code, to edit."""
+    copy = tmp_path_factory.mktemp("code")
+    for name in ("Snakefile", "config.yaml", "rules", "scripts", "schemas", "report", "profiles", "envs"):
+        (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(REPO / name, copy / name)
+    return copy
+
+
+def planned_with_code(copy, workdir, configs):
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(copy / "Snakefile"), "--directory", str(workdir), "--dry-run"]
+        + ["--configfile", *map(str, configs)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    if "Nothing to be done" in result.stdout + result.stderr:
+        return {}
+    block = (result.stdout + result.stderr).split("Job stats:", 1)[1]
+    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)\s*$", block, flags=re.MULTILINE) if rule != "total"}
+
+
+@pytest.mark.parametrize("module", CODE_CHANGES)
+def test_editing_library_code_reruns_exactly_the_jobs_that_run_it(run, workflow_copy, module):
+    workdir, configs = run
+    assert planned_with_code(workflow_copy, workdir, configs) == {}
+    path = workflow_copy / "scripts" / module
+    original = path.read_text()
+    path.write_text(original + "\n# edited\n")
+    try:
+        assert planned_with_code(workflow_copy, workdir, configs) == CODE_CHANGES[module]
+    finally:
+        path.write_text(original)
+
+
+def test_a_diverged_model_fails_naming_it_and_nothing_runs_on_it(tmp_path, subset_configs):
+    diverging = write_yaml(
+        tmp_path / "diverging.yaml", {"dropout": [0.0], "train": {"epochs": 2, "learning_rate": 1e12}}
+    )
+    result = snakemake(tmp_path, "--cores", "2", configs=[*subset_configs, diverging], check=False)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR: ")]
+    assert errors and errors[0].startswith("ERROR: model p0.0 seed 0: ") and "not finite" in errors[0], errors
+    assert not (tmp_path / "results" / "models" / "p0.0" / "seed0" / "model.keras").exists()
+    assert not (tmp_path / "results" / "summary.csv").exists()
+
+
+def test_one_failed_model_does_not_stop_the_others(run, tmp_path):
+    source, configs = run
+    workdir = tmp_path / "copy"
+    shutil.copytree(source, workdir, ignore=shutil.ignore_patterns("figures", "benchmarks"))
+    model = workdir / "results/models/p0.3/seed0/model.keras"
+    model.write_bytes(model.read_bytes()[:1000])
+    separate = write_yaml(tmp_path / "separate.yaml", {"train": {"evaluate_in_training_job": False}})
+    # One core: the jobs run one after another, whichever comes first.
+    result = snakemake(workdir, "--cores", "1", configs=configs + [separate], check=False)
+    assert result.returncode != 0
+    assert "ERROR: results/models/p0.3/seed0/model.keras: cannot load the model" in result.stderr
+    for p in ("0.0", "0.5"):  # evaluated all the same, to the same metrics
+        metrics = f"results/models/p{p}/seed0/metrics.json"
+        assert (workdir / "results/logs/evaluate" / f"p{p}_seed0.log").exists()
+        assert (workdir / metrics).read_text() == (source / metrics).read_text()
+    assert not (workdir / "results/models/p0.3/seed0/metrics.json").exists()
+    assert (workdir / "results/summary.csv").read_text() == (source / "results/summary.csv").read_text()
+
+
 @pytest.mark.parametrize(
     "damaged, message",
     [
@@ -227,8 +325,15 @@ def test_damaged_intermediate_file_is_named(run, tmp_path, damaged, message):
     shutil.copytree(source, workdir, ignore=shutil.ignore_patterns("figures", "benchmarks"))
     path = workdir / damaged
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    separate = write_yaml(tmp_path / "separate.yaml", {"train": {"evaluate_in_training_job": False}})
     result = snakemake(
-        workdir, "--cores", "1", "--force", "results/models/p0.3/seed0/metrics.json", configs=configs, check=False
+        workdir,
+        "--cores",
+        "1",
+        "--force",
+        "results/models/p0.3/seed0/metrics.json",
+        configs=configs + [separate],
+        check=False,
     )
     assert result.returncode != 0
     assert any(line.startswith("ERROR: ") and message in line for line in result.stderr.splitlines()), result.stderr[
