@@ -14,18 +14,11 @@ import statistics
 import sys
 from pathlib import Path
 
+from mnist_dropout.paths import figure_paths
+
 LEVEL, TOLERANCE = 0.975, 0.010
 results = Path(sys.argv[1])
-figures = [
-    "fit_loss",
-    "train_loss_dropout",
-    "val_loss_dropout",
-    "val_acc_dropout",
-    "test_acc_dropout",
-    "fscore",
-    "failure8",
-]
-problems = [f"missing figure {name}.png" for name in figures if not (results / "figures" / f"{name}.png").is_file()]
+problems = [f"missing {path}" for path in figure_paths(8) if not (results.parent / path).is_file()]
 with open(results / "summary.csv") as stream:
     rows = list(csv.DictReader(stream))
 if len(rows) != 9:

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from mnist import load_idx  # noqa: E402
+from mnist_dropout.data import load_idx
 
-import keras  # noqa: E402
+import keras
 
 mnist_dir, epochs, out = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 early_stopping = sys.argv[4:] == ["--early-stopping"]

@@ -15,21 +15,17 @@ MNIST_NPZ is a preprocessed archive (results/data/mnist.npz of a run). With
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
-from pathlib import Path
-
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 PROBE = """
 import json, resource, sys, time
-from backend import select_backend
+from mnist_dropout.backend import configure_backend, select_backend
 select_backend("tensorflow", {threads})
 import keras
-from mnist import load_dataset
-from model import HISTORY_COLUMNS, build_model, configure_backend, train_model
+from mnist_dropout.data import load_dataset
+from mnist_dropout.model import build_model, train_model
 configure_backend({threads}, seed=0)
 data = load_dataset({npz!r}, splits=["train"])
 model = build_model(0.3)
@@ -53,9 +49,8 @@ PATHS = ("plain fit on arrays", "workflow tf.data pipeline")
 def probe(path, npz, threads, side_by_side):
     """Results of `side_by_side` processes training at once on `path`."""
     code = PROBE.format(path=path, npz=npz, threads=threads)
-    environment = {**os.environ, "PYTHONPATH": str(SCRIPTS)}
     processes = [
-        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=environment)
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         for _ in range(side_by_side)
     ]
     results = []

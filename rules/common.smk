@@ -1,4 +1,5 @@
-# Helpers shared by the rules: config checking and the lists of runs and files.
+# Helpers of the rules: config checking, the lists of runs and files, and the
+# code each rule runs.
 
 import ast
 import hashlib
@@ -6,13 +7,11 @@ import math
 
 import jsonschema
 import yaml
+from mnist_dropout.data import IDX_FILES, IDX_NAMES
+from mnist_dropout.paths import MODEL_DIR, figure_paths
 
-IDX_NAMES = [
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-]
+# The evaluation fails if NumPy's and Keras' test probabilities differ by this.
+FORWARD_PASS_TOLERANCE = 1e-4
 
 
 def config_error(location, problem):
@@ -109,6 +108,7 @@ def dropout_label(dropout):
 # for any steps_per_execution and either place of evaluation; threads are the
 # job's threads), kept out of params: changing threads or steps_per_execution
 # retrains nothing (moving evaluation into training jobs reruns them once).
+# The training scripts read steps_per_execution from the config.
 EXECUTION_SETTINGS = ("threads", "steps_per_execution", "evaluate_in_training_job")
 
 
@@ -134,42 +134,47 @@ def run_files(pattern):
 
 
 def final_outputs():
-    digit = config["analysis"]["failure_digit"]
     return [
         "results/summary.csv",
         "results/summary.md",
         "results/analysis/precision_recall.csv",
-        *expand("results/figures/{name}.png", name=FIGURES),
-        f"results/figures/failure{digit}.png",
+        *figure_paths(config["analysis"]["failure_digit"]),
     ]
 
 
 SCRIPTS = os.path.join(workflow.basedir, "scripts")
+LIBRARY = "mnist_dropout"
 
 
 def imported_library_modules(path):
-    """Names of the modules in scripts/ that the Python file `path` imports."""
+    """Names of the modules of the library package that the Python file `path`
+    imports (as mnist_dropout.NAME, or as .NAME from inside the package)."""
     with open(path) as stream:
         tree = ast.parse(stream.read())
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            names.add(node.module)
-    return {name for name in names if os.path.isfile(os.path.join(SCRIPTS, f"{name}.py"))}
+        elif isinstance(node, ast.ImportFrom):
+            names.add(f"{LIBRARY}.{node.module}" if node.level else node.module)
+    return {name.split(".", 1)[1] for name in names if name.startswith(f"{LIBRARY}.")}
 
 
 def library_code(script):
-    """{module: SHA-256} of the library modules in scripts/ that `script` runs,
-    imported directly or through each other. Snakemake's code trigger sees only
-    the rule's own script; as a param this reruns exactly the jobs whose code
-    changed."""
+    """{module: SHA-256} of the library modules that the rule script `script`
+    runs, imported directly or through each other. Snakemake's code trigger sees
+    only the rule's own script; as a param this reruns exactly the jobs whose
+    code changed."""
     digests, pending = {}, imported_library_modules(os.path.join(SCRIPTS, script))
     while pending:
         name = pending.pop()
-        path = os.path.join(SCRIPTS, f"{name}.py")
+        path = os.path.join(SCRIPTS, LIBRARY, f"{name}.py")
         with open(path, "rb") as stream:
             digests[name] = hashlib.sha256(stream.read()).hexdigest()[:16]
         pending |= imported_library_modules(path) - set(digests)
     return dict(sorted(digests.items()))
+
+
+def raw_idx_files():
+    """{split_kind: path} of the downloaded IDX files, e.g. train_images."""
+    return {f"{split}_{kind}": f"results/data/raw/{name}" for (split, kind), name in IDX_NAMES.items()}

@@ -1,7 +1,7 @@
 """Rule `aggregate`: every run's history and test metrics into summary.csv and summary.md."""
 
-from results import SUMMARY_COLUMNS, read_csv, read_json, summary_markdown, summary_row, write_csv
-from script_io import atomic_output, log_to
+from mnist_dropout.tables import SUMMARY_COLUMNS, read_csv, read_json, summary_markdown, summary_row, write_csv
+from mnist_dropout.jobs import atomic_output, log_to
 
 with log_to(snakemake.log[0]):
     rows = [

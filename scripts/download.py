@@ -1,7 +1,7 @@
 """Rule `download`: one IDX file from the first mirror that has it, verified."""
 
-from mnist import fetch_verified
-from script_io import log_to
+from mnist_dropout.data import fetch_verified
+from mnist_dropout.jobs import log_to
 
 with log_to(snakemake.log[0]):
     fetch_verified(

@@ -1,29 +1,21 @@
 """Rule `evaluate`: test metrics of one model, checked against a NumPy forward pass."""
 
-from backend import select_backend
-from mnist import load_dataset
-from results import read_json
-from script_io import InputError, log_to
+from mnist_dropout.backend import configure_backend, select_backend
+from mnist_dropout.data import load_dataset
+from mnist_dropout.jobs import log_to
+from mnist_dropout.tables import read_json
 
 with log_to(snakemake.log[0]):
     cpus = select_backend(snakemake.params.backend, snakemake.threads)
-    import keras
-
-    from evaluation import evaluate_model
-    from model import configure_backend
+    # Keras is imported only now: after the backend is chosen and logging redirected.
+    from mnist_dropout.evaluation import evaluate_model, load_trained_model
+    from mnist_dropout.training import model_name
 
     configure_backend(snakemake.threads, seed=0, cpus=cpus)
     data = load_dataset(snakemake.input.data, splits=["test"])
-    try:
-        # safe_mode (the default) refuses to deserialise arbitrary code.
-        model = keras.saving.load_model(snakemake.input.model, safe_mode=True)
-    except Exception as error:
-        raise InputError(
-            f"{snakemake.input.model}: cannot load the model ({error}); delete it and rerun to retrain"
-        ) from error
     evaluate_model(
-        model,
-        f"model p{snakemake.wildcards.dropout} seed {snakemake.wildcards.seed}",
+        load_trained_model(snakemake.input.model),
+        model_name(snakemake.wildcards.dropout, snakemake.wildcards.seed),
         data["x_test"],
         data["y_test"],
         snakemake.params.forward_pass_tolerance,

@@ -1,8 +1,8 @@
 """Rule `plot_curves`: learning curves of the fit and across dropout values."""
 
-from figures import plot_fit_loss, plot_metric_by_dropout
-from results import group_by_dropout, read_csv
-from script_io import log_to
+from mnist_dropout.figures import plot_fit_loss, plot_metric_by_dropout
+from mnist_dropout.tables import group_by_dropout, read_csv
+from mnist_dropout.jobs import log_to
 
 with log_to(snakemake.log[0]):
     histories = group_by_dropout(snakemake.params.runs, [read_csv(path) for path in snakemake.input])

@@ -3,11 +3,11 @@ by the analysed dropout value's model with the lowest seed."""
 
 import numpy as np
 
-from figures import plot_failures
-from metrics import failure_indices
-from mnist import load_idx
-from results import read_csv, seeds_of, select_dropout
-from script_io import log_to
+from mnist_dropout.figures import plot_failures
+from mnist_dropout.metrics import failure_indices
+from mnist_dropout.data import load_idx
+from mnist_dropout.tables import read_csv, seeds_of, select_dropout
+from mnist_dropout.jobs import log_to
 
 with log_to(snakemake.log[0]):
     dropout = select_dropout(read_csv(snakemake.input.summary), snakemake.params.choice)

@@ -3,9 +3,9 @@ over all its seeds."""
 
 import numpy as np
 
-from figures import plot_precision_recall
-from results import read_csv, read_json, seeds_of, select_dropout, write_csv
-from script_io import log_to
+from mnist_dropout.figures import plot_precision_recall
+from mnist_dropout.tables import read_csv, read_json, seeds_of, select_dropout, write_csv
+from mnist_dropout.jobs import log_to
 
 with log_to(snakemake.log[0]):
     dropout = select_dropout(read_csv(snakemake.input.summary), snakemake.params.choice)

@@ -1,8 +1,8 @@
 """Rule `plot_test_accuracy`: test accuracy against dropout probability."""
 
-from figures import plot_test_accuracy
-from results import per_dropout, read_csv
-from script_io import log_to
+from mnist_dropout.figures import plot_test_accuracy
+from mnist_dropout.tables import per_dropout, read_csv
+from mnist_dropout.jobs import log_to
 
 with log_to(snakemake.log[0]):
     summary = read_csv(snakemake.input[0])

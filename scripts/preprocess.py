@@ -1,7 +1,7 @@
 """Rule `preprocess`: the four IDX files to one .npz of 784-vectors in [0, 1] and labels."""
 
-from mnist import check_images_labels, load_idx, preprocess, save_dataset
-from script_io import log_to
+from mnist_dropout.data import check_images_labels, load_idx, preprocess, save_dataset
+from mnist_dropout.jobs import log_to
 
 with log_to(snakemake.log[0]):
     splits = {}

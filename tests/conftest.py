@@ -1,4 +1,4 @@
-"""Shared fixtures: the rule scripts' modules on sys.path, and running the
+"""Shared fixtures: running the
 workflow through the real `snakemake` command on the shipped MNIST subset."""
 
 import re
@@ -12,7 +12,6 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SUBSET = REPO / "tests" / "data" / "mnist-subset"
 CONFIGS = REPO / "tests" / "config"
-sys.path.insert(0, str(REPO / "scripts"))
 
 
 def snakemake(workdir, *args, configs=(), check=True, timeout=900):

@@ -13,8 +13,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from mnist import IDX_FILES, load_idx  # noqa: E402
+from mnist_dropout.data import IDX_FILES, load_idx
 
 HERE = Path(__file__).resolve().parent
 

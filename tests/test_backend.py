@@ -12,8 +12,7 @@ from conftest import REPO
 # its claim until told to exit (a line on stdin) or killed.
 CLAIM = """
 import json, os, sys
-sys.path.insert(0, {scripts!r})
-from backend import claim_cpus
+from mnist_dropout.backend import claim_cpus
 cpus = claim_cpus({count}, lock_dir={lock_dir!r})
 print(json.dumps([cpus, sorted(os.sched_getaffinity(0))]), flush=True)
 sys.stdin.readline()
@@ -25,7 +24,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def start_claim(lock_dir, count=1):
-    code = CLAIM.format(scripts=str(REPO / "scripts"), count=count, lock_dir=str(lock_dir))
+    code = CLAIM.format(count=count, lock_dir=str(lock_dir))
     process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     claimed, affinity = json.loads(process.stdout.readline())
     return process, claimed, affinity
@@ -104,7 +103,7 @@ def test_lock_directory_prepared_by_someone_else_is_refused(tmp_path, prepared):
             pytest.skip("needs root to give a directory to another user")
         lock_dir.mkdir(mode=0o700)
         os.chown(lock_dir, 65534, 65534)
-    code = CLAIM.format(scripts=str(REPO / "scripts"), count=1, lock_dir=str(lock_dir))
+    code = CLAIM.format(count=1, lock_dir=str(lock_dir))
     result = subprocess.run([sys.executable, "-c", code], input="\n", capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "the CPU lock directory is a symlink, not a directory or not yours" in result.stderr
@@ -112,8 +111,7 @@ def test_lock_directory_prepared_by_someone_else_is_refused(tmp_path, prepared):
 
 
 def test_unknown_backend_is_refused():
-    sys.path.insert(0, str(REPO / "scripts"))
-    from backend import select_backend
+    from mnist_dropout.backend import select_backend
 
     with pytest.raises(ValueError, match="unknown Keras backend 'torch'; expected one of tensorflow, jax"):
         select_backend("torch", threads=1)

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import CONFIGS, SUBSET, snakemake, write_yaml
 from faulty_server import FaultyMirror
-from mnist import IDX_FILES, DownloadError, fetch_verified
+from mnist_dropout.data import IDX_FILES, DownloadError, fetch_verified
 
 CONTENT = bytes([0, 0, 8, 1, 0, 0, 0, 10]) + bytes(range(10))
 SHA = hashlib.sha256(CONTENT).hexdigest()

@@ -4,7 +4,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from mnist import (
+from mnist_dropout.data import (
     DownloadError,
     IdxError,
     check_images_labels,

@@ -9,11 +9,11 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from conftest import REPO, SUBSET  # noqa: E402
-from metrics import forward_pass  # noqa: E402
-from mnist import load_idx, preprocess  # noqa: E402
-from model import build_model, dense_weights, split_validation, train_model  # noqa: E402
-from evaluation import evaluate_model  # noqa: E402
-from script_io import NotFiniteError  # noqa: E402
+from mnist_dropout.metrics import forward_pass  # noqa: E402
+from mnist_dropout.data import load_idx, preprocess  # noqa: E402
+from mnist_dropout.model import build_model, dense_weights, split_validation, train_model  # noqa: E402
+from mnist_dropout.evaluation import evaluate_model  # noqa: E402
+from mnist_dropout.jobs import NotFiniteError  # noqa: E402
 
 
 def layer_kinds(model):
@@ -105,7 +105,6 @@ def run_on_subset(script, backend, cwd=None, **fields):
     """Run `script` (a template) in a fresh process on `backend` with the subset's
     training files and other template `fields`; its stdout."""
     code = script.format(
-        scripts=str(REPO / "scripts"),
         backend=backend,
         **fields,
         images=str(SUBSET / "train-images-idx3-ubyte.gz"),
@@ -118,11 +117,10 @@ def run_on_subset(script, backend, cwd=None, **fields):
 
 TRAIN_TWICE = """
 import hashlib, sys
-sys.path.insert(0, {scripts!r})
-from backend import select_backend
+from mnist_dropout.backend import configure_backend, select_backend
 cpus = select_backend({backend!r}, threads=1)
-from mnist import load_idx, preprocess
-from model import build_model, configure_backend, dense_weights, train_model
+from mnist_dropout.data import load_idx, preprocess
+from mnist_dropout.model import build_model, dense_weights, train_model
 configure_backend(threads=1, seed=7, cpus=cpus)
 x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
 model = build_model(0.5, hidden_units=[128, 128])
@@ -157,11 +155,10 @@ def test_training_is_bitwise_reproducible_across_processes(backend, tmp_path):
 SERVED_BATCHES = """
 import json, sys
 import numpy as np
-sys.path.insert(0, {scripts!r})
-from backend import select_backend
+from mnist_dropout.backend import configure_backend, select_backend
 cpus = select_backend({backend!r}, threads=1)
-from mnist import load_idx, preprocess
-from model import build_model, configure_backend, train_model
+from mnist_dropout.data import load_idx, preprocess
+from mnist_dropout.model import build_model, train_model
 
 served = []
 

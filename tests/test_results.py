@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from figures import curve_band, digit_with_article
-from results import (
+from mnist_dropout.figures import curve_band, digit_with_article
+from mnist_dropout.tables import (
     best_epoch,
     mean_std,
     read_csv,

@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from script_io import atomic_output  # noqa: E402
+from .jobs import atomic_output  # noqa: E402
 
 METRIC_LABELS = {
     "loss": "training loss",

@@ -1,4 +1,5 @@
-"""Choosing the Keras backend and bounding its threads, before Keras is imported."""
+"""Choosing the Keras backend and bounding its threads: `select_backend` before
+Keras is imported, `configure_backend` after."""
 
 import fcntl
 import os
@@ -7,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from script_io import InputError
+from .jobs import InputError
 
 BACKENDS = ("tensorflow", "jax")
 # Compiled XLA programs, shared by the jobs of a working directory: weight
@@ -98,3 +99,49 @@ def select_backend(name, threads):
         return claim_cpus(threads)
     # TensorFlow takes its thread counts in configure_backend.
     return None
+
+
+def configure_backend(threads, seed, cpus=None):
+    """Seed every generator and, on TensorFlow, bound its thread pools and make
+    ops deterministic, so a rerun with the same threads gives identical bytes.
+    (JAX on CPU is deterministic for a given thread count; its threads are bounded
+    by pinning to `cpus`, see claim_cpus.) Must run before the backend
+    executes anything. Returns what a result depends on, for the record."""
+    import keras
+
+    environment = {"backend": keras.backend.backend(), "keras": keras.__version__, "threads": threads}
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        # Several jobs may share one GPU; allocate its memory as needed.
+        for gpu in tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.set_memory_growth(gpu, True)
+        tf.config.experimental.enable_op_determinism()
+        # On GPUs with TensorFloat-32, float32 matrix products would otherwise run
+        # with 10-bit mantissas: neither the NumPy forward-pass check nor the
+        # results of a CPU run would hold.
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        environment.update(
+            tensor_float_32=tf.config.experimental.tensor_float_32_execution_enabled(),
+            tensorflow=tf.__version__,
+            intra_op_threads=threads,
+            inter_op_threads=threads,
+            onednn_opts=os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+            gpus=len(tf.config.list_physical_devices("GPU")),
+        )
+    else:
+        import jax
+
+        # Full float32 matrix products on GPUs too (JAX would use TensorFloat-32).
+        jax.config.update("jax_default_matmul_precision", "highest")
+        environment.update(
+            jax=jax.__version__,
+            cpus=cpus,
+            devices=str(jax.devices()),
+            matmul_precision=jax.config.jax_default_matmul_precision,
+        )
+    keras.utils.set_random_seed(seed)
+    environment["seed"] = seed
+    return environment

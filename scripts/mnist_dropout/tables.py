@@ -4,7 +4,7 @@ import csv
 import json
 import math
 
-from script_io import atomic_output
+from .jobs import atomic_output
 
 
 def write_csv(path, rows, columns):
@@ -85,12 +85,18 @@ def mean_std(values):
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
-def per_dropout(rows, column):
-    """{dropout: [values of `column` over seeds]}, dropout ascending."""
+def group_by_dropout(runs, items):
+    """{dropout: [item of each seed, by seed]}, dropout ascending, from parallel
+    lists of (dropout, seed) pairs and items."""
     grouped = {}
-    for row in sorted(rows, key=lambda r: (r["dropout"], r["seed"])):
-        grouped.setdefault(row["dropout"], []).append(row[column])
+    for (dropout, _seed), item in sorted(zip(runs, items), key=lambda pair: pair[0]):
+        grouped.setdefault(dropout, []).append(item)
     return grouped
+
+
+def per_dropout(rows, column):
+    """{dropout: [values of `column` over seeds]} of summary rows."""
+    return group_by_dropout([(row["dropout"], row["seed"]) for row in rows], [row[column] for row in rows])
 
 
 def select_dropout(rows, choice):
@@ -161,11 +167,3 @@ def _plus_minus(values, digits):
     """Mean ± sample std; a single value has no spread to show."""
     mean, std = mean_std(values)
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
-
-
-def group_by_dropout(runs, items):
-    """{dropout: [item of each seed]} from parallel lists of (dropout, seed) and items."""
-    grouped = {}
-    for (dropout, _seed), item in sorted(zip(runs, items), key=lambda pair: pair[0]):
-        grouped.setdefault(dropout, []).append(item)
-    return grouped

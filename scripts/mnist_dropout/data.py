@@ -17,14 +17,17 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from script_io import InputError, atomic_output
 
-IDX_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
+from .jobs import InputError, atomic_output
+
+# The four IDX files of MNIST, by (split, kind), as every mirror names them.
+IDX_NAMES = {
+    ("train", "images"): "train-images-idx3-ubyte",
+    ("train", "labels"): "train-labels-idx1-ubyte",
+    ("test", "images"): "t10k-images-idx3-ubyte",
+    ("test", "labels"): "t10k-labels-idx1-ubyte",
+}
+IDX_FILES = tuple(IDX_NAMES.values())
 # IDX type code 0x08 is unsigned byte, the only type MNIST uses.
 _UBYTE = 0x08
 

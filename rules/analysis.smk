@@ -1,0 +1,122 @@
+# Every model's results: the summary tables, then the figures. None of these
+# steps imports TensorFlow or JAX, so a plot-only change redraws in seconds.
+
+
+rule aggregate:
+    input:
+        histories=run_files(f"{MODEL_DIR}/history.csv"),
+        metrics=run_files(f"{MODEL_DIR}/metrics.json"),
+    output:
+        csv=report("results/summary.csv", caption="../report/summary.rst", category="Tables"),
+        markdown=report("results/summary.md", caption="../report/summary.rst", category="Tables"),
+    log:
+        "results/logs/aggregate.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        runs=runs(),
+        monitor=best_epoch_monitor(),
+        code=library_code("aggregate.py"),
+    script:
+        "../scripts/aggregate.py"
+
+
+rule plot_curves:
+    input:
+        run_files(f"{MODEL_DIR}/history.csv"),
+    output:
+        fit_loss=report(
+            "results/figures/fit_loss.png",
+            caption="../report/fit_loss.rst",
+            category="Learning curves",
+        ),
+        train_loss=report(
+            "results/figures/train_loss_dropout.png",
+            caption="../report/train_loss_dropout.rst",
+            category="Learning curves",
+        ),
+        val_loss=report(
+            "results/figures/val_loss_dropout.png",
+            caption="../report/val_loss_dropout.rst",
+            category="Learning curves",
+        ),
+        val_acc=report(
+            "results/figures/val_acc_dropout.png",
+            caption="../report/val_acc_dropout.rst",
+            category="Learning curves",
+        ),
+    log:
+        "results/logs/plot_curves.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        runs=runs(),
+        code=library_code("plot_curves.py"),
+    script:
+        "../scripts/plot_curves.py"
+
+
+rule plot_test_accuracy:
+    input:
+        "results/summary.csv",
+    output:
+        report(
+            "results/figures/test_acc_dropout.png",
+            caption="../report/test_acc_dropout.rst",
+            category="Test metrics",
+        ),
+    log:
+        "results/logs/plot_test_accuracy.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        code=library_code("plot_test_accuracy.py"),
+    script:
+        "../scripts/plot_test_accuracy.py"
+
+
+rule plot_fscore:
+    input:
+        summary="results/summary.csv",
+        metrics=run_files(f"{MODEL_DIR}/metrics.json"),
+    output:
+        figure=report(
+            "results/figures/fscore.png",
+            caption="../report/fscore.rst",
+            category="Test metrics",
+        ),
+        table="results/analysis/precision_recall.csv",
+    log:
+        "results/logs/plot_fscore.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        choice=config["analysis"]["dropout"],
+        runs=runs(),
+        code=library_code("plot_fscore.py"),
+    script:
+        "../scripts/plot_fscore.py"
+
+
+rule plot_failures:
+    input:
+        summary="results/summary.csv",
+        predictions=run_files(f"{MODEL_DIR}/predictions.npz"),
+        images="results/data/raw/t10k-images-idx3-ubyte",
+    output:
+        report(
+            "results/figures/failure{digit}.png",
+            caption="../report/failures.rst",
+            category="Test metrics",
+        ),
+    log:
+        "results/logs/plot_failures_{digit}.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        choice=config["analysis"]["dropout"],
+        digit=lambda wildcards: int(wildcards.digit),
+        runs=runs(),
+        code=library_code("plot_failures.py"),
+    script:
+        "../scripts/plot_failures.py"

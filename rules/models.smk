@@ -1,0 +1,90 @@
+# One model per (dropout, seed), trained and evaluated on the test set. By
+# default both happen in one job (train.evaluate_in_training_job: one process
+# start and model load less per model); otherwise in two.
+#
+# Execution settings (threads, steps_per_execution) change speed, not results:
+# they are not params, so changing them retrains nothing. The training scripts
+# read steps_per_execution from the config.
+
+TRAIN_THREADS = config["train"]["threads"]
+
+if config["train"]["evaluate_in_training_job"]:
+
+    rule train_and_evaluate:
+        input:
+            data="results/data/mnist.npz",
+        output:
+            model=f"{MODEL_DIR}/model.keras",
+            history=f"{MODEL_DIR}/history.csv",
+            info=f"{MODEL_DIR}/train_info.json",
+            metrics=f"{MODEL_DIR}/metrics.json",
+            predictions=f"{MODEL_DIR}/predictions.npz",
+        log:
+            "results/logs/train/p{dropout}_seed{seed}.log",
+        benchmark:
+            "results/benchmarks/train/p{dropout}_seed{seed}.tsv"
+        conda:
+            "../envs/tensorflow.yaml"
+        threads: TRAIN_THREADS
+        resources:
+            mem_mb=2500,
+            runtime=75,
+            cpus_per_task=TRAIN_THREADS,
+        params:
+            train=training_settings(),
+            forward_pass_tolerance=FORWARD_PASS_TOLERANCE,
+            code=library_code("train_and_evaluate.py"),
+        script:
+            "../scripts/train_and_evaluate.py"
+
+else:
+
+    rule train:
+        input:
+            data="results/data/mnist.npz",
+        output:
+            model=f"{MODEL_DIR}/model.keras",
+            history=f"{MODEL_DIR}/history.csv",
+            info=f"{MODEL_DIR}/train_info.json",
+        log:
+            "results/logs/train/p{dropout}_seed{seed}.log",
+        benchmark:
+            "results/benchmarks/train/p{dropout}_seed{seed}.tsv"
+        conda:
+            "../envs/tensorflow.yaml"
+        threads: TRAIN_THREADS
+        resources:
+            mem_mb=2500,
+            runtime=60,
+            cpus_per_task=TRAIN_THREADS,
+        params:
+            train=training_settings(),
+            code=library_code("train.py"),
+        script:
+            "../scripts/train.py"
+
+    rule evaluate:
+        input:
+            data="results/data/mnist.npz",
+            model=f"{MODEL_DIR}/model.keras",
+            info=f"{MODEL_DIR}/train_info.json",
+        output:
+            metrics=f"{MODEL_DIR}/metrics.json",
+            predictions=f"{MODEL_DIR}/predictions.npz",
+        log:
+            "results/logs/evaluate/p{dropout}_seed{seed}.log",
+        benchmark:
+            "results/benchmarks/evaluate/p{dropout}_seed{seed}.tsv"
+        conda:
+            "../envs/tensorflow.yaml"
+        threads: TRAIN_THREADS
+        resources:
+            mem_mb=2000,
+            runtime=15,
+            cpus_per_task=TRAIN_THREADS,
+        params:
+            backend=config["train"]["backend"],
+            forward_pass_tolerance=FORWARD_PASS_TOLERANCE,
+            code=library_code("evaluate.py"),
+        script:
+            "../scripts/evaluate.py"

@@ -1,0 +1,66 @@
+"""A training job's work: one model for one (dropout, seed) pair, trained,
+checked and saved. Imports Keras: call backend.select_backend first."""
+
+import resource
+
+from .jobs import NotFiniteError, atomic_output
+from .metrics import all_weights, not_finite
+from .model import HISTORY_COLUMNS, build_model, dense_weights, train_model
+from .tables import write_csv, write_json
+
+
+def model_name(dropout_label, seed):
+    """How errors name a model: as its results folder does."""
+    return f"model p{dropout_label} seed {seed}"
+
+
+def train_and_save(
+    data, dropout_label, seed, train, steps_per_execution, environment, model_path, history_path, info_path
+):
+    """Train on data["x_train"], data["y_train"] with the `train` settings; fail
+    with one line if it diverged, else write the model, its history and what it
+    was trained with. Returns the model."""
+    dropout = float(dropout_label)
+    model = build_model(dropout, train["hidden_units"], train["learning_rate"], steps_per_execution=steps_per_execution)
+    model.summary()
+    history = train_model(
+        model,
+        data["x_train"],
+        data["y_train"],
+        batch_size=train["batch_size"],
+        epochs=train["epochs"],
+        validation_split=train["validation_split"],
+        early_stopping=train["early_stopping"],
+        seed=seed,
+    )
+    diverged = not_finite(
+        **{
+            "training loss": [row["loss"] for row in history],
+            "validation loss": [row["val_loss"] for row in history],
+            "weights": all_weights(dense_weights(model)),
+        }
+    )
+    if diverged:
+        raise NotFiniteError(
+            f"{model_name(dropout_label, seed)}: {', '.join(diverged)} not finite (NaN or infinite): "
+            "training diverged; try a smaller train.learning_rate"
+        )
+    with atomic_output(model_path) as temporary:
+        model.save(temporary)
+    write_csv(history_path, history, HISTORY_COLUMNS)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    write_json(
+        info_path,
+        {
+            "dropout": dropout,
+            "parameters": model.count_params(),
+            "epochs_run": len(history),
+            "train": train,
+            "steps_per_execution": steps_per_execution,
+            "environment": environment,
+            # Of the job so far: how its CPU time splits between computing and
+            # the kernel, for the benchmark.
+            "cpu_seconds": {"user": usage.ru_utime, "system": usage.ru_stime},
+        },
+    )
+    return model

@@ -1,0 +1,37 @@
+"""Rule `train_and_evaluate`: one model for one (dropout, seed) pair, trained,
+then evaluated in the same process."""
+
+from mnist_dropout.backend import configure_backend, select_backend
+from mnist_dropout.data import load_dataset
+from mnist_dropout.jobs import log_to
+
+with log_to(snakemake.log[0]):
+    train, seed = snakemake.params.train, int(snakemake.wildcards.seed)
+    cpus = select_backend(train["backend"], snakemake.threads)
+    # Keras is imported only now: after the backend is chosen and logging redirected.
+    from mnist_dropout.evaluation import evaluate_model
+    from mnist_dropout.training import model_name, train_and_save
+
+    data = load_dataset(snakemake.input.data, splits=["train", "test"])
+    environment = configure_backend(snakemake.threads, seed, cpus)
+    model = train_and_save(
+        data,
+        snakemake.wildcards.dropout,
+        seed,
+        train,
+        snakemake.config["train"]["steps_per_execution"],  # speed only: not a param (see the rule)
+        environment,
+        snakemake.output.model,
+        snakemake.output.history,
+        snakemake.output.info,
+    )
+    evaluate_model(
+        model,
+        model_name(snakemake.wildcards.dropout, seed),
+        data["x_test"],
+        data["y_test"],
+        snakemake.params.forward_pass_tolerance,
+        environment,
+        snakemake.output.metrics,
+        snakemake.output.predictions,
+    )
