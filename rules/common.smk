@@ -12,6 +12,7 @@ from mnist_dropout.paths import MODEL_DIR, figure_paths
 
 # The evaluation fails if NumPy's and Keras' test probabilities differ by this.
 FORWARD_PASS_TOLERANCE = 1e-4
+MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=67108864"
 
 
 def config_error(location, problem):

@@ -114,6 +114,8 @@ def test_tensorflow_backend_then_evaluation_in_jobs_of_its_own(tmp_path, subset_
         assert environment["backend"] == "tensorflow" and environment["tensorflow"] == "2.21.0"
         assert environment["intra_op_threads"] == environment["inter_op_threads"] == 1
         assert environment["tensor_float_32"] is False and "onednn_opts" in environment
+        # The workflow's allocator settings reached the job.
+        assert environment["glibc_tunables"].startswith("glibc.malloc.mmap_threshold=")
         assert metrics["numpy_forward_max_abs_difference"] < 1e-4
         assert np.trace(metrics["confusion_matrix"]) / 500 == pytest.approx(metrics["test_accuracy"], abs=1e-6)
         assert len(predictions["y_pred"]) == 500

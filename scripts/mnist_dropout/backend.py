@@ -109,7 +109,12 @@ def configure_backend(threads, seed, cpus=None):
     executes anything. Returns what a result depends on, for the record."""
     import keras
 
-    environment = {"backend": keras.backend.backend(), "keras": keras.__version__, "threads": threads}
+    environment = {
+        "backend": keras.backend.backend(),
+        "keras": keras.__version__,
+        "threads": threads,
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
+    }
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
