@@ -28,6 +28,7 @@ os.environ.setdefault("GLIBC_TUNABLES", MALLOC_TUNABLES)
 
 wildcard_constraints:
     name="|".join(IDX_FILES),
+    settings=r"[0-9a-f]{12}",
     dropout=r"\d+\.\d+",
     seed=r"\d+",
     digit=r"\d",
@@ -38,6 +39,7 @@ wildcard_constraints:
 localrules:
     all,
     download,
+    describe_settings,
     aggregate,
     plot_curves,
     plot_test_accuracy,

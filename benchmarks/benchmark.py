@@ -115,14 +115,16 @@ def workflow(mirror, epochs, cores, settings, workdir):
     overlay = workdir / "benchmark.yaml"
     overlay.write_text(yaml.safe_dump(config))
     measured = snakemake(workdir, cores, [overlay])
-    histories = sorted((workdir / "results" / "models").glob("p*/seed*/history.csv"))
+    histories = sorted((workdir / "results" / "models").glob("*/p*/seed*/history.csv"))
     epoch_seconds = [float(row["seconds"]) for path in histories for row in csv.DictReader(open(path))]
     train_rss = [
         float(list(csv.DictReader(open(p), delimiter="\t"))[0]["max_rss"])
-        for p in (workdir / "results" / "benchmarks" / "train").glob("*.tsv")
+        for p in (workdir / "results" / "benchmarks" / "train").rglob("*.tsv")
     ]
     summary = list(csv.DictReader(open(workdir / "results" / "summary.csv")))
-    infos = [json.loads(path.read_text()) for path in (workdir / "results" / "models").glob("p*/seed*/train_info.json")]
+    infos = [
+        json.loads(path.read_text()) for path in (workdir / "results" / "models").glob("*/p*/seed*/train_info.json")
+    ]
     threads = infos[0]
     # A plot-only change: a new failure digit. No training may run.
     plot_overlay = workdir / "plot_only.yaml"

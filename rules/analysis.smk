@@ -4,6 +4,7 @@
 
 rule aggregate:
     input:
+        settings=SETTINGS_FILE.format(settings=current_settings()),
         histories=run_files(f"{MODEL_DIR}/history.csv"),
         metrics=run_files(f"{MODEL_DIR}/metrics.json"),
     output:
@@ -15,6 +16,7 @@ rule aggregate:
         "../envs/analysis.yaml"
     params:
         runs=runs(),
+        settings=current_settings(),
         monitor=best_epoch_monitor(),
         code=library_code("aggregate.py"),
     script:

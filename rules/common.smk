@@ -8,7 +8,7 @@ import math
 import jsonschema
 import yaml
 from mnist_dropout.data import IDX_FILES, IDX_NAMES
-from mnist_dropout.paths import MODEL_DIR, figure_paths
+from mnist_dropout.paths import MODEL_DIR, SETTINGS_FILE, figure_paths, settings_key
 
 # The evaluation fails if NumPy's and Keras' test probabilities differ by this.
 FORWARD_PASS_TOLERANCE = 1e-4
@@ -118,6 +118,16 @@ def training_settings():
     return {key: value for key, value in config["train"].items() if key not in EXECUTION_SETTINGS}
 
 
+def model_settings():
+    """Everything a model depends on besides its dropout value and seed."""
+    return {"train": training_settings(), "data_sha256": config["data"]["sha256"]}
+
+
+def current_settings():
+    """The settings key of the config's models: the folder under results/models."""
+    return settings_key(model_settings())
+
+
 def best_epoch_monitor():
     """The quantity early stopping monitors (val_loss when it is off): a run's
     best epoch in the summary is the one it judges best."""
@@ -130,8 +140,10 @@ def runs():
 
 
 def run_files(pattern):
-    """`pattern` (with {dropout} and {seed}) expanded for every run, in runs() order."""
-    return [pattern.format(dropout=dropout_label(p), seed=seed) for p, seed in runs()]
+    """`pattern` (with {settings}, {dropout} and {seed}) expanded for every run of
+    the current settings, in runs() order."""
+    settings = current_settings()
+    return [pattern.format(settings=settings, dropout=dropout_label(p), seed=seed) for p, seed in runs()]
 
 
 def final_outputs():

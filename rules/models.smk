@@ -1,4 +1,6 @@
-# One model per (dropout, seed), trained and evaluated on the test set. By
+# One model per (settings, dropout, seed), trained and evaluated on the test
+# set, in results/models/SETTINGS/pP/seedS: models of other settings are kept, so
+# going back to earlier settings trains nothing. By
 # default both happen in one job (train.evaluate_in_training_job: one process
 # start and model load less per model); otherwise in two.
 #
@@ -20,9 +22,9 @@ if config["train"]["evaluate_in_training_job"]:
             metrics=f"{MODEL_DIR}/metrics.json",
             predictions=f"{MODEL_DIR}/predictions.npz",
         log:
-            "results/logs/train/p{dropout}_seed{seed}.log",
+            "results/logs/train/{settings}/p{dropout}_seed{seed}.log",
         benchmark:
-            "results/benchmarks/train/p{dropout}_seed{seed}.tsv"
+            "results/benchmarks/train/{settings}/p{dropout}_seed{seed}.tsv"
         conda:
             "../envs/tensorflow.yaml"
         threads: TRAIN_THREADS
@@ -47,9 +49,9 @@ else:
             history=f"{MODEL_DIR}/history.csv",
             info=f"{MODEL_DIR}/train_info.json",
         log:
-            "results/logs/train/p{dropout}_seed{seed}.log",
+            "results/logs/train/{settings}/p{dropout}_seed{seed}.log",
         benchmark:
-            "results/benchmarks/train/p{dropout}_seed{seed}.tsv"
+            "results/benchmarks/train/{settings}/p{dropout}_seed{seed}.tsv"
         conda:
             "../envs/tensorflow.yaml"
         threads: TRAIN_THREADS
@@ -72,9 +74,9 @@ else:
             metrics=f"{MODEL_DIR}/metrics.json",
             predictions=f"{MODEL_DIR}/predictions.npz",
         log:
-            "results/logs/evaluate/p{dropout}_seed{seed}.log",
+            "results/logs/evaluate/{settings}/p{dropout}_seed{seed}.log",
         benchmark:
-            "results/benchmarks/evaluate/p{dropout}_seed{seed}.tsv"
+            "results/benchmarks/evaluate/{settings}/p{dropout}_seed{seed}.tsv"
         conda:
             "../envs/tensorflow.yaml"
         threads: TRAIN_THREADS
@@ -88,3 +90,16 @@ else:
             code=library_code("evaluate.py"),
         script:
             "../scripts/evaluate.py"
+
+
+# What the models of a settings folder were trained with, in readable YAML.
+rule describe_settings:
+    output:
+        SETTINGS_FILE,
+    log:
+        "results/logs/describe_settings/{settings}.log",
+    params:
+        settings=lambda wildcards: model_settings(),
+    run:
+        with open(output[0], "w") as stream:
+            yaml.safe_dump(params.settings, stream, sort_keys=False)

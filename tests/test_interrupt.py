@@ -34,7 +34,7 @@ def without_cpus(metrics_path):
 
 
 def training_in_progress(workdir):
-    logs = (workdir / "results" / "logs" / "train").glob("*.log")
+    logs = (workdir / "results" / "logs" / "train").rglob("*.log")
     return any("Epoch 3/" in log.read_text(errors="replace") for log in logs)
 
 
@@ -71,7 +71,7 @@ def test_sigkill_then_unlock_and_rerun_matches_an_uninterrupted_run(run, tmp_pat
     # job killed between two renames leaves only some of its outputs; Snakemake
     # has marked them incomplete, and the rerun redoes the job (rerun-incomplete
     # in the workflow profile). A whole history is that of an uninterrupted run.
-    for history in (tmp_path / "results" / "models").glob("p*/seed*/history.csv"):
+    for history in (tmp_path / "results" / "models").glob("*/p*/seed*/history.csv"):
         finished = reference / history.relative_to(tmp_path)
         assert without_seconds(history.read_text()) == without_seconds(finished.read_text())
 
@@ -79,7 +79,7 @@ def test_sigkill_then_unlock_and_rerun_matches_an_uninterrupted_run(run, tmp_pat
     snakemake(tmp_path, "--unlock", configs=configs)
     snakemake(tmp_path, "--cores", "2", configs=configs)
 
-    for model_dir in sorted((reference / "results" / "models").glob("p*/seed*")):
+    for model_dir in sorted((reference / "results" / "models").glob("*/p*/seed*")):
         resumed = tmp_path / model_dir.relative_to(reference)
         history = without_seconds((resumed / "history.csv").read_text())
         assert history == without_seconds((model_dir / "history.csv").read_text()), f"{resumed} history differs"

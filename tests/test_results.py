@@ -22,8 +22,11 @@ def history(*val_losses, val_accuracy=0.9):
 
 
 def test_summary_row_reads_best_epoch_and_test_metrics():
-    row = summary_row(0.3, 2, history(0.5, 0.3, 0.4, 0.45), {"test_loss": 0.09, "test_accuracy": 0.98}, "val_loss")
+    row = summary_row(
+        "0123456789ab", 0.3, 2, history(0.5, 0.3, 0.4, 0.45), {"test_loss": 0.09, "test_accuracy": 0.98}, "val_loss"
+    )
     assert row == {
+        "settings": "0123456789ab",
         "dropout": 0.3,
         "seed": 2,
         "epochs": 4,
@@ -41,7 +44,7 @@ def test_best_epoch_follows_the_early_stopping_monitor():
     runs = history(0.5, 0.3, 0.3, 0.45)  # val_accuracy 0.90, 0.91, 0.92, 0.93
     assert best_epoch(runs, "val_loss")["epoch"] == 2  # the first of equal losses, as Keras
     assert best_epoch(runs, "val_accuracy")["epoch"] == 4
-    assert summary_row(0, 0, runs, {"test_loss": 0, "test_accuracy": 0}, "val_accuracy")["best_val_loss"] == 0.45
+    assert summary_row("k", 0, 0, runs, {"test_loss": 0, "test_accuracy": 0}, "val_accuracy")["best_val_loss"] == 0.45
 
 
 def rows(*triples):
@@ -75,6 +78,8 @@ def test_summary_markdown_has_run_and_per_dropout_tables():
     assert "| 0 | 1 | 6 | 0.9800 | 0.0800 | 0.9820 |" in text
     assert "| 0 | 2 | 5.0 ± 1.4 | 0.9800 ± 0.0000 | 0.0800 ± 0.0000 | 0.9810 ± 0.0014 |" in text
     assert "| 0.3 | 1 | 5.0 | 0.9800 | 0.0800 | 0.9790 |" in text  # no spread from one seed
+    headed = summary_markdown([{**row, "settings": "0123456789ab"} for row in summary], "train: {epochs: 3}\n")
+    assert headed.startswith("# Summary\n\n## Trained with settings 0123456789ab\n\n```yaml\ntrain: {epochs: 3}\n```")
 
 
 def test_csv_round_trip_converts_numbers(tmp_path):

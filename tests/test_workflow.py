@@ -25,6 +25,16 @@ def read_summary(workdir):
         return list(csv.DictReader(stream))
 
 
+def settings_of(workdir):
+    """The settings folder of the run in `workdir`, as its summary names it."""
+    (settings,) = {row["settings"] for row in read_summary(workdir)}
+    return settings
+
+
+def model_dir(workdir, p, seed=0):
+    return workdir / "results" / "models" / settings_of(workdir) / f"p{p}" / f"seed{seed}"
+
+
 def png_size(path):
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
@@ -59,14 +69,14 @@ def test_summary_has_one_plausible_row_per_model(run):
 def test_each_model_is_specified_trained_and_checked(run):
     workdir, _ = run
     for p in DROPOUTS:
-        model_dir = workdir / "results" / "models" / f"p{p}" / "seed0"
-        info = json.loads((model_dir / "train_info.json").read_text())
+        model = model_dir(workdir, p)
+        info = json.loads((model / "train_info.json").read_text())
         assert info["parameters"] == 669_706
         assert info["environment"]["seed"] == 0 and info["environment"]["threads"] == 1
-        with open(model_dir / "history.csv") as stream:
+        with open(model / "history.csv") as stream:
             history = list(csv.DictReader(stream))
         assert len(history) == info["epochs_run"]
-        metrics = json.loads((model_dir / "metrics.json").read_text())
+        metrics = json.loads((model / "metrics.json").read_text())
         assert metrics["numpy_forward_max_abs_difference"] < 1e-4
         environment = metrics["training_environment"]
         # The default backend: each job on a CPU of its own, no TensorFlow loaded,
@@ -78,7 +88,8 @@ def test_each_model_is_specified_trained_and_checked(run):
         assert matrix.shape == (10, 10) and matrix.sum() == 500
         # Keras' evaluate() and the saved predictions agree on accuracy.
         assert np.trace(matrix) / 500 == pytest.approx(metrics["test_accuracy"], abs=1e-6)
-        benchmark = (workdir / "results" / "benchmarks" / "train" / f"p{p}_seed0.tsv").read_text().splitlines()
+        benchmark = workdir / "results" / "benchmarks" / "train" / settings_of(workdir) / f"p{p}_seed0.tsv"
+        benchmark = benchmark.read_text().splitlines()
         assert benchmark[0].startswith("s\t") and float(benchmark[1].split("\t")[0]) > 0
     # Compiled steps were cached for the jobs after the first.
     assert len(list((workdir / ".cache" / "jax").iterdir())) >= 5
@@ -88,10 +99,10 @@ def read_evaluation(workdir):
     """{p: (metrics.json, predictions as lists)} of the run in `workdir`."""
     evaluation = {}
     for p in DROPOUTS:
-        model_dir = workdir / "results" / "models" / f"p{p}" / "seed0"
-        with np.load(model_dir / "predictions.npz") as predictions:
+        model = model_dir(workdir, p)
+        with np.load(model / "predictions.npz") as predictions:
             arrays = {key: predictions[key].tolist() for key in predictions.files}
-        evaluation[p] = (json.loads((model_dir / "metrics.json").read_text()), arrays)
+        evaluation[p] = (json.loads((model / "metrics.json").read_text()), arrays)
     return evaluation
 
 
@@ -144,13 +155,9 @@ def test_analysis_uses_the_best_model_and_its_failures(run):
         table = list(csv.DictReader(stream))
     assert {float(r["dropout"]) for r in table} == {float(best["dropout"])}
     assert [int(r["digit"]) for r in table] == list(range(10))
-    metrics = json.loads(
-        (workdir / "results" / "models" / f"p{float(best['dropout'])}" / "seed0" / "metrics.json").read_text()
-    )
+    metrics = json.loads((model_dir(workdir, float(best["dropout"])) / "metrics.json").read_text())
     assert [float(r["recall"]) for r in table] == pytest.approx(metrics["recall"])
-    with np.load(
-        workdir / "results" / "models" / f"p{float(best['dropout'])}" / "seed0" / "predictions.npz"
-    ) as predictions:
+    with np.load(model_dir(workdir, float(best["dropout"])) / "predictions.npz") as predictions:
         expected = failure_indices(predictions["y_true"], predictions["y_pred"], 8).tolist()
     log = (workdir / "results" / "logs" / "plot_failures_8.log").read_text()
     assert f"test images {expected} misjudged" in log
@@ -179,8 +186,9 @@ def retrained(models):
         ({"analysis": {"dropout": 0.5}}, {"plot_fscore": 1, "plot_failures": 1, "all": 1}),
         ({"dropout": DROPOUTS + [0.2]}, retrained(1)),
         ({"seeds": [0, 1]}, retrained(3)),
-        ({"train": {"epochs": 9}}, retrained(3)),
-        ({"train": {"backend": "tensorflow"}}, retrained(3)),
+        # New training settings: a new settings folder, its models and its description.
+        ({"train": {"epochs": 9}}, {"describe_settings": 1, **retrained(3)}),
+        ({"train": {"backend": "tensorflow"}}, {"describe_settings": 1, **retrained(3)}),
         # Other rules now make the models' outputs: Snakemake reruns them.
         ({"train": {"evaluate_in_training_job": False}}, {"train": 3, "evaluate": 3, **retrained(0)}),
         # Where the verified bytes come from is not what they are.
@@ -190,7 +198,7 @@ def retrained(models):
         # A checksum is what the bytes are: that file is fetched again, and what follows rerun.
         (
             {"data": {"sha256": {"t10k-labels-idx1-ubyte": "0" * 64}}},
-            {"download": 1, "preprocess": 1, **retrained(3)},
+            {"download": 1, "preprocess": 1, "describe_settings": 1, **retrained(3)},
         ),
     ],
     ids=[
@@ -211,6 +219,28 @@ def retrained(models):
 def test_config_change_reruns_exactly_what_it_affects(run, tmp_path, change, expected):
     workdir, configs = run
     assert planned_jobs(workdir, configs + [write_yaml(tmp_path / "change.yaml", change)]) == expected
+
+
+def test_settings_revisited_train_nothing_and_give_the_same_results(run, tmp_path):
+    source, configs = run
+    workdir = tmp_path / "copy"
+    shutil.copytree(source, workdir)
+    first = settings_of(workdir)
+    other = configs + [write_yaml(tmp_path / "learning_rate.yaml", {"train": {"learning_rate": 0.0005}})]
+    assert planned_jobs(workdir, other) == {"describe_settings": 1, **retrained(3)}
+    snakemake(workdir, "--cores", "2", configs=other)
+    second = settings_of(workdir)
+    assert second != first
+    # Both sets of models are kept, each folder with what it was trained with.
+    described = yaml.safe_load((workdir / "results" / "models" / second / "settings.yaml").read_text())
+    assert described["train"]["learning_rate"] == 0.0005 and "threads" not in described["train"]
+    assert len(list((workdir / "results" / "models").glob("*/p*/seed0/model.keras"))) == 2 * len(DROPOUTS)
+    assert f"## Trained with settings {second}" in (workdir / "results" / "summary.md").read_text()
+    # Back to the first settings: no training, and the same tables and figures, byte for byte.
+    assert planned_jobs(workdir, configs) == retrained(0)
+    snakemake(workdir, "--cores", "2", configs=configs)
+    for path in ["results/summary.csv", "results/summary.md", *figure_paths(8)]:
+        assert (workdir / path).read_bytes() == (source / path).read_bytes(), path
 
 
 def test_failure_digit_change_redraws_without_training(run, tmp_path):
@@ -281,7 +311,7 @@ def test_a_diverged_model_fails_naming_it_and_nothing_runs_on_it(tmp_path, subse
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR: ")]
     assert errors and errors[0].startswith("ERROR: model p0.0 seed 0: ") and "not finite" in errors[0], errors
-    assert not (tmp_path / "results" / "models" / "p0.0" / "seed0" / "model.keras").exists()
+    assert not list((tmp_path / "results" / "models").glob("*/p0.0/seed0/model.keras"))
     assert not (tmp_path / "results" / "summary.csv").exists()
 
 
@@ -297,23 +327,25 @@ def test_one_failed_model_does_not_stop_the_others(run, tmp_path):
     source, configs = run
     workdir = tmp_path / "copy"
     shutil.copytree(source, workdir, ignore=shutil.ignore_patterns("figures", "benchmarks"))
-    model = workdir / "results/models/p0.3/seed0/model.keras"
+    model = model_dir(workdir, 0.3) / "model.keras"
     model.write_bytes(model.read_bytes()[:1000])
     # Evaluate the existing models again, each in a job of its own, one after another.
-    result = evaluate_again(workdir, configs, tmp_path, *(f"results/models/p{p}/seed0/metrics.json" for p in DROPOUTS))
+    targets = (model_dir(workdir, p).relative_to(workdir) / "metrics.json" for p in DROPOUTS)
+    result = evaluate_again(workdir, configs, tmp_path, *targets)
     assert result.returncode != 0
-    assert "ERROR: results/models/p0.3/seed0/model.keras: cannot load the model" in result.stderr
-    for p in ("0.0", "0.5"):  # evaluated all the same, to the same metrics
-        metrics = f"results/models/p{p}/seed0/metrics.json"
-        assert (workdir / "results/logs/evaluate" / f"p{p}_seed0.log").exists()
-        assert (workdir / metrics).read_text() == (source / metrics).read_text()
-    assert not (workdir / "results/models/p0.3/seed0/metrics.json").exists()
+    settings = settings_of(workdir)
+    assert f"ERROR: results/models/{settings}/p0.3/seed0/model.keras: cannot load the model" in result.stderr
+    for p in (0.0, 0.5):  # evaluated all the same, to the same metrics
+        metrics = model_dir(workdir, p) / "metrics.json"
+        assert (workdir / "results/logs/evaluate" / settings / f"p{p}_seed0.log").exists()
+        assert metrics.read_text() == (model_dir(source, p) / "metrics.json").read_text()
+    assert not (model_dir(workdir, 0.3) / "metrics.json").exists()
 
 
 @pytest.mark.parametrize(
     "damaged, message",
     [
-        ("results/models/p0.3/seed0/model.keras", "p0.3/seed0/model.keras: cannot load the model"),
+        ("results/models/{settings}/p0.3/seed0/model.keras", "p0.3/seed0/model.keras: cannot load the model"),
         ("results/data/mnist.npz", "results/data/mnist.npz: damaged or not a preprocessed MNIST archive"),
     ],
 )
@@ -321,9 +353,9 @@ def test_damaged_intermediate_file_is_named(run, tmp_path, damaged, message):
     source, configs = run
     workdir = tmp_path / "copy"
     shutil.copytree(source, workdir, ignore=shutil.ignore_patterns("figures", "benchmarks"))
-    path = workdir / damaged
+    path = workdir / damaged.format(settings=settings_of(workdir))
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
-    result = evaluate_again(workdir, configs, tmp_path, "results/models/p0.3/seed0/metrics.json")
+    result = evaluate_again(workdir, configs, tmp_path, model_dir(workdir, 0.3).relative_to(workdir) / "metrics.json")
     assert result.returncode != 0
     assert any(line.startswith("ERROR: ") and message in line for line in result.stderr.splitlines()), result.stderr[
         -3000:

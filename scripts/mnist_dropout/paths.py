@@ -1,6 +1,13 @@
 """Where the workflow's results land, relative to its working directory."""
 
-MODEL_DIR = "results/models/p{dropout}/seed{seed}"
+import hashlib
+import json
+
+# A trained model's folder is named by what it was trained with: the settings
+# (a short hash of the training settings and the data's checksums), the dropout
+# value and the seed. Models of other settings stay beside it.
+MODEL_DIR = "results/models/{settings}/p{dropout}/seed{seed}"
+SETTINGS_FILE = "results/models/{settings}/settings.yaml"
 # The figures of a run, in results/figures/NAME.png; failure{digit} is drawn for
 # analysis.failure_digit.
 FIGURES = (
@@ -17,3 +24,10 @@ FIGURES = (
 def figure_paths(failure_digit):
     """Every figure file of a run analysing `failure_digit`."""
     return [f"results/figures/{name.format(digit=failure_digit)}.png" for name in FIGURES]
+
+
+def settings_key(settings):
+    """The short name of a settings dict: the first 12 hex digits of the SHA-256
+    of its canonical JSON."""
+    canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]

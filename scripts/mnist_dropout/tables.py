@@ -41,6 +41,7 @@ def read_json(path):
 
 
 SUMMARY_COLUMNS = (
+    "settings",
     "dropout",
     "seed",
     "epochs",
@@ -60,11 +61,12 @@ def best_epoch(history, monitor):
     return pick(history, key=lambda row: row[monitor])
 
 
-def summary_row(dropout, seed, history, metrics, monitor):
-    """One run's line of the summary: its history, with validation loss and
-    accuracy at the best epoch by `monitor`, and its test metrics."""
+def summary_row(settings, dropout, seed, history, metrics, monitor):
+    """One run's line of the summary: the key of its settings, its history, with
+    validation loss and accuracy at the best epoch by `monitor`, and its test metrics."""
     best = best_epoch(history, monitor)
     return {
+        "settings": settings,
         "dropout": dropout,
         "seed": seed,
         "epochs": len(history),
@@ -124,8 +126,9 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
-def summary_markdown(rows):
-    """Per-run table, then a per-dropout table with mean ± std and n."""
+def summary_markdown(rows, settings_text=""):
+    """The settings the runs were trained with (`settings_text`, YAML), a per-run
+    table, then a per-dropout table with mean ± std and n."""
     runs = markdown_table(
         ["dropout", "seed", "epochs", "best val acc", "test loss", "test accuracy"],
         [
@@ -154,8 +157,14 @@ def summary_markdown(rows):
             for p, losses in grouped["test_loss"].items()
         ],
     )
+    settings = ""
+    if settings_text:
+        keys = ", ".join(sorted({row["settings"] for row in rows}))
+        settings = f"## Trained with settings {keys}\n\n```yaml\n{settings_text}```\n\n"
     return (
-        "# Summary\n\n## Every run\n\n"
+        "# Summary\n\n"
+        + settings
+        + "## Every run\n\n"
         + runs
         + "\n\n## Per dropout value (mean ± sample std over seeds)\n\n"
         + aggregate
