@@ -16,6 +16,7 @@ import yaml
 from conftest import CONFIGS, REPO, SUBSET, planned_jobs, snakemake, write_yaml
 from mnist_dropout.metrics import failure_indices
 from mnist_dropout.paths import figure_paths
+from mnist_dropout.runs import list_runs
 
 DROPOUTS = [0.0, 0.3, 0.5]
 
@@ -241,6 +242,19 @@ def test_settings_revisited_train_nothing_and_give_the_same_results(run, tmp_pat
     snakemake(workdir, "--cores", "2", configs=configs)
     for path in ["results/summary.csv", "results/summary.md", *figure_paths(8)]:
         assert (workdir / path).read_bytes() == (source / path).read_bytes(), path
+    # Listing what is kept: both settings, with the setting in which they differ.
+    (model_dir(workdir, 0.5) / "metrics.json").unlink()
+    kept = list_runs(workdir / "results")
+    assert [(row["settings"], row["learning_rate"], row["dropout"], row["status"]) for row in kept] == sorted(
+        (key, rate, p, "trained" if (key, p) == (first, 0.5) else "evaluated")
+        for key, rate in ((first, 0.001), (second, 0.0005))
+        for p in DROPOUTS
+    )
+    accuracies = {float(row["dropout"]): float(row["test_accuracy"]) for row in read_summary(source)}
+    assert {row["dropout"]: row["test_accuracy"] for row in kept if row["settings"] == first} == {
+        **accuracies,
+        0.5: None,
+    }
 
 
 def test_failure_digit_change_redraws_without_training(run, tmp_path):
