@@ -86,6 +86,9 @@ def test_csv_round_trip_converts_numbers(tmp_path):
     path = tmp_path / "t.csv"
     write_csv(path, [{"dropout": 0.1, "seed": 3, "name": "x"}], ("dropout", "seed", "name"))
     assert read_csv(path) == [{"dropout": 0.1, "seed": 3, "name": "x"}]
+    # A settings key stays text even when it looks like a number.
+    write_csv(path, [{"settings": "1234e5678901", "seed": 3}], ("settings", "seed"))
+    assert read_csv(path) == [{"settings": "1234e5678901", "seed": 3}]
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
 
 

@@ -14,10 +14,18 @@ def write_csv(path, rows, columns):
         writer.writerows(rows)
 
 
+# Columns that stay text even when they look like numbers (a settings key can
+# be all digits, or read as a float like "1234e5678901").
+TEXT_COLUMNS = ("settings",)
+
+
 def read_csv(path):
     """Rows as dicts, numeric fields converted to int or float."""
     with open(path, newline="") as stream:
-        return [{key: _number(value) for key, value in row.items()} for row in csv.DictReader(stream)]
+        return [
+            {key: value if key in TEXT_COLUMNS else _number(value) for key, value in row.items()}
+            for row in csv.DictReader(stream)
+        ]
 
 
 def _number(text):
