@@ -1,10 +1,13 @@
 # Every model's results: the summary tables, then the figures. None of these
 # steps imports TensorFlow or JAX, so a plot-only change redraws in seconds.
+# With a sweep, the summary and the per-p figures cover every combination; the
+# precision, recall and failures are those of the analysed settings (train:).
 
 
 rule aggregate:
     input:
-        settings=SETTINGS_FILE.format(settings=current_settings()),
+        analysed_settings=SETTINGS_FILE.format(settings=analysed_settings()),
+        settings=[SETTINGS_FILE.format(settings=key) for key in settings_grid()],
         histories=run_files(f"{MODEL_DIR}/history.csv"),
         metrics=run_files(f"{MODEL_DIR}/metrics.json"),
     output:
@@ -16,8 +19,9 @@ rule aggregate:
         "../envs/analysis.yaml"
     params:
         runs=runs(),
-        settings=current_settings(),
-        monitor=best_epoch_monitor(),
+        swept=swept_values(),
+        analysed=analysed_settings(),
+        monitors={key: best_epoch_monitor(settings) for key, settings in settings_grid().items()},
         code=library_code("aggregate.py"),
     script:
         "../scripts/aggregate.py"
@@ -53,6 +57,8 @@ rule plot_curves:
         "../envs/analysis.yaml"
     params:
         runs=runs(),
+        swept=swept_values(),
+        analysed=analysed_settings(),
         code=library_code("plot_curves.py"),
     script:
         "../scripts/plot_curves.py"
@@ -72,6 +78,7 @@ rule plot_test_accuracy:
     conda:
         "../envs/analysis.yaml"
     params:
+        swept=swept_values(),
         code=library_code("plot_test_accuracy.py"),
     script:
         "../scripts/plot_test_accuracy.py"
@@ -80,7 +87,7 @@ rule plot_test_accuracy:
 rule plot_fscore:
     input:
         summary="results/summary.csv",
-        metrics=run_files(f"{MODEL_DIR}/metrics.json"),
+        metrics=run_files(f"{MODEL_DIR}/metrics.json", analysed_runs()),
     output:
         figure=report(
             "results/figures/fscore.png",
@@ -94,7 +101,9 @@ rule plot_fscore:
         "../envs/analysis.yaml"
     params:
         choice=config["analysis"]["dropout"],
-        runs=runs(),
+        analysed=analysed_settings(),
+        swept=swept_values()[analysed_settings()],
+        runs=analysed_runs(),
         code=library_code("plot_fscore.py"),
     script:
         "../scripts/plot_fscore.py"
@@ -103,7 +112,7 @@ rule plot_fscore:
 rule plot_failures:
     input:
         summary="results/summary.csv",
-        predictions=run_files(f"{MODEL_DIR}/predictions.npz"),
+        predictions=run_files(f"{MODEL_DIR}/predictions.npz", analysed_runs()),
         images="results/data/raw/t10k-images-idx3-ubyte",
     output:
         report(
@@ -118,7 +127,9 @@ rule plot_failures:
     params:
         choice=config["analysis"]["dropout"],
         digit=lambda wildcards: int(wildcards.digit),
-        runs=runs(),
+        analysed=analysed_settings(),
+        swept=swept_values()[analysed_settings()],
+        runs=analysed_runs(),
         code=library_code("plot_failures.py"),
     script:
         "../scripts/plot_failures.py"

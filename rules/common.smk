@@ -3,6 +3,7 @@
 
 import ast
 import hashlib
+import itertools
 import math
 
 import jsonschema
@@ -90,6 +91,15 @@ def check_config(config):
                 f"dropout[{index}]",
                 f"{p!r} has more than 12 decimals (it would train as p = {dropout_label(p)}); round it",
             )
+    # train: names the analysed combination: a swept setting's value there must
+    # be one of its swept values, or the config would say two things.
+    for name, values in config["sweep"].items():
+        if config["train"][name] not in values:
+            raise config_error(
+                f"sweep.{name}",
+                f"the sweep {values} leaves out train.{name} = {config['train'][name]}; set train.{name} "
+                "to one of the swept values (train: names the analysed run) or add it to the sweep",
+            )
     choice = config["analysis"]["dropout"]
     if choice != "best" and float(choice) not in [float(p) for p in config["dropout"]]:
         raise config_error(
@@ -113,37 +123,81 @@ def dropout_label(dropout):
 EXECUTION_SETTINGS = ("threads", "steps_per_execution", "evaluate_in_training_job")
 
 
-def training_settings():
-    """What training computes: the `train` config without execution settings."""
-    return {key: value for key, value in config["train"].items() if key not in EXECUTION_SETTINGS}
+def combinations():
+    """[{setting: value}] of every combination of the swept values, the first
+    swept setting varying slowest; [{}] without a sweep."""
+    sweep = config["sweep"]
+    return [dict(zip(sweep, values)) for values in itertools.product(*sweep.values())]
 
 
-def model_settings():
-    """Everything a model depends on besides its dropout value and seed."""
-    return {"train": training_settings(), "data_sha256": config["data"]["sha256"]}
+def model_settings(combination=None):
+    """Everything a model depends on besides its dropout value and seed: the
+    `train` config without execution settings, with `combination`'s swept
+    values, and the data's checksums."""
+    train = {key: value for key, value in config["train"].items() if key not in EXECUTION_SETTINGS}
+    return {"train": {**train, **(combination or {})}, "data_sha256": config["data"]["sha256"]}
 
 
-def current_settings():
-    """The settings key of the config's models: the folder under results/models."""
-    return settings_key(model_settings())
+def settings_grid():
+    """{settings key: model settings} of every combination, in sweep order."""
+    return {settings_key(settings): settings for settings in map(model_settings, combinations())}
 
 
-def best_epoch_monitor():
-    """The quantity early stopping monitors (val_loss when it is off): a run's
-    best epoch in the summary is the one it judges best."""
-    return (config["train"]["early_stopping"] or {}).get("monitor", "val_loss")
+def settings_of(key):
+    """The model settings named by a settings key of the current config."""
+    grid = settings_grid()
+    if key not in grid:
+        raise WorkflowError(
+            f"results/models/{key} holds models of other settings than the config's ({', '.join(grid)}); "
+            "ask for those, or for results/summary.csv"
+        )
+    return grid[key]
+
+
+def analysed_settings():
+    """The key of the combination with `train:`'s values (one of each swept
+    setting's values): its models are the ones whose failures are drawn."""
+    train = config["train"]
+    # The sweep's spelling of the value (1 or 1.0), as in the grid's keys.
+    combination = {name: values[values.index(train[name])] for name, values in config["sweep"].items()}
+    return settings_key(model_settings(combination))
+
+
+def swept_settings():
+    """Names of the settings the sweep gives several values: the summary's
+    extra columns."""
+    return [name for name, values in config["sweep"].items() if len(values) > 1]
+
+
+def swept_values():
+    """{settings key: {swept setting: its value}} of every combination."""
+    return {
+        key: {name: settings["train"][name] for name in swept_settings()} for key, settings in settings_grid().items()
+    }
+
+
+def best_epoch_monitor(settings):
+    """The quantity early stopping monitors with these model settings (val_loss
+    when it is off): a run's best epoch in the summary is the one it judges best."""
+    return (settings["train"]["early_stopping"] or {}).get("monitor", "val_loss")
 
 
 def runs():
-    """Every (dropout, seed) pair to train, in a fixed order."""
-    return [(float(p), int(seed)) for p in config["dropout"] for seed in config["seeds"]]
+    """Every (settings key, dropout, seed) to train, in a fixed order."""
+    return [
+        (key, float(p), int(seed)) for key in settings_grid() for p in config["dropout"] for seed in config["seeds"]
+    ]
 
 
-def run_files(pattern):
-    """`pattern` (with {settings}, {dropout} and {seed}) expanded for every run of
-    the current settings, in runs() order."""
-    settings = current_settings()
-    return [pattern.format(settings=settings, dropout=dropout_label(p), seed=seed) for p, seed in runs()]
+def analysed_runs():
+    """The runs of the analysed settings."""
+    return [run for run in runs() if run[0] == analysed_settings()]
+
+
+def run_files(pattern, selected=None):
+    """`pattern` (with {settings}, {dropout} and {seed}) expanded for every run
+    in `selected` (default: every run), in its order."""
+    return [pattern.format(settings=key, dropout=dropout_label(p), seed=seed) for key, p, seed in (selected or runs())]
 
 
 def final_outputs():

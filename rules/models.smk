@@ -1,6 +1,7 @@
 # One model per (settings, dropout, seed), trained and evaluated on the test
-# set, in results/models/SETTINGS/pP/seedS: models of other settings are kept, so
-# going back to earlier settings trains nothing. By
+# set, in results/models/SETTINGS/pP/seedS, SETTINGS naming what it was trained
+# with (one per combination of swept values): models of other settings are
+# kept, so going back to earlier settings trains nothing. By
 # default both happen in one job (train.evaluate_in_training_job: one process
 # start and model load less per model); otherwise in two.
 #
@@ -33,7 +34,7 @@ if config["train"]["evaluate_in_training_job"]:
             runtime=75,
             cpus_per_task=TRAIN_THREADS,
         params:
-            train=training_settings(),
+            train=lambda wildcards: settings_of(wildcards.settings)["train"],
             forward_pass_tolerance=FORWARD_PASS_TOLERANCE,
             code=library_code("train_and_evaluate.py"),
         script:
@@ -60,7 +61,7 @@ else:
             runtime=60,
             cpus_per_task=TRAIN_THREADS,
         params:
-            train=training_settings(),
+            train=lambda wildcards: settings_of(wildcards.settings)["train"],
             code=library_code("train.py"),
         script:
             "../scripts/train.py"
@@ -85,7 +86,7 @@ else:
             runtime=15,
             cpus_per_task=TRAIN_THREADS,
         params:
-            backend=config["train"]["backend"],
+            backend=lambda wildcards: settings_of(wildcards.settings)["train"]["backend"],
             forward_pass_tolerance=FORWARD_PASS_TOLERANCE,
             code=library_code("evaluate.py"),
         script:
@@ -99,7 +100,7 @@ rule describe_settings:
     log:
         "results/logs/describe_settings/{settings}.log",
     params:
-        settings=lambda wildcards: model_settings(),
+        settings=lambda wildcards: settings_of(wildcards.settings),
     run:
         with open(output[0], "w") as stream:
             yaml.safe_dump(params.settings, stream, sort_keys=False)

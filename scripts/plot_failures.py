@@ -1,21 +1,27 @@
 """Rule `plot_failures`: the first 32 test images wrongly judged "is digit d"
-by the analysed dropout value's model with the lowest seed."""
+by the analysed run's model (analysed settings and dropout value) with the
+lowest seed."""
 
 import numpy as np
 
 from mnist_dropout.figures import plot_failures
 from mnist_dropout.metrics import failure_indices
 from mnist_dropout.data import load_idx
-from mnist_dropout.tables import read_csv, seeds_of, select_dropout
+from mnist_dropout.tables import combination_label, read_csv, seeds_of, select_dropout
 from mnist_dropout.jobs import log_to
 
 with log_to(snakemake.log[0]):
-    dropout = select_dropout(read_csv(snakemake.input.summary), snakemake.params.choice)
+    settings = snakemake.params.analysed
+    rows = [row for row in read_csv(snakemake.input.summary) if row["settings"] == settings]
+    dropout = select_dropout(rows, snakemake.params.choice)
     seed, path = seeds_of(dropout, snakemake.params.runs, snakemake.input.predictions)[0]
     with np.load(path, allow_pickle=False) as predictions:
         y_true, y_pred = predictions["y_true"], predictions["y_pred"]
     digit = snakemake.params.digit
     chosen = failure_indices(y_true, y_pred, digit)
-    print(f"p = {dropout:g}, seed {seed}: test images {chosen.tolist()} misjudged as to digit {digit}")
+    print(
+        f"settings {settings}, p = {dropout:g}, seed {seed}: test images {chosen.tolist()} misjudged as to digit {digit}"
+    )
     images = load_idx(snakemake.input.images)[chosen]
-    plot_failures(images, y_pred[chosen], digit, dropout, seed, snakemake.output[0])
+    label = combination_label(snakemake.params.swept)
+    plot_failures(images, y_pred[chosen], digit, dropout, seed, snakemake.output[0], label)

@@ -1,20 +1,23 @@
-"""Rule `plot_fscore`: per-digit precision and recall of the analysed dropout value,
-over all its seeds."""
+"""Rule `plot_fscore`: per-digit precision and recall of the analysed run (the
+analysed settings and dropout value), over all its seeds."""
 
 import numpy as np
 
 from mnist_dropout.figures import plot_precision_recall
-from mnist_dropout.tables import read_csv, read_json, seeds_of, select_dropout, write_csv
+from mnist_dropout.tables import combination_label, read_csv, read_json, seeds_of, select_dropout, write_csv
 from mnist_dropout.jobs import log_to
 
 with log_to(snakemake.log[0]):
-    dropout = select_dropout(read_csv(snakemake.input.summary), snakemake.params.choice)
-    print(f"analysed dropout: p = {dropout:g} (analysis.dropout = {snakemake.params.choice})")
+    settings = snakemake.params.analysed
+    rows = [row for row in read_csv(snakemake.input.summary) if row["settings"] == settings]
+    dropout = select_dropout(rows, snakemake.params.choice)
+    print(f"analysed: settings {settings}, p = {dropout:g} (analysis.dropout = {snakemake.params.choice})")
     seeds = seeds_of(dropout, snakemake.params.runs, snakemake.input.metrics)
     metrics = [read_json(path) for _seed, path in seeds]
     precisions = np.array([m["precision"] for m in metrics])
     recalls = np.array([m["recall"] for m in metrics])
-    plot_precision_recall(precisions, recalls, dropout, snakemake.output.figure)
+    label = combination_label(snakemake.params.swept)
+    plot_precision_recall(precisions, recalls, dropout, snakemake.output.figure, label)
     write_csv(
         snakemake.output.table,
         [

@@ -1,9 +1,14 @@
-"""Rule `plot_test_accuracy`: test accuracy against dropout probability."""
+"""Rule `plot_test_accuracy`: test accuracy against dropout probability, one
+line per combination of swept settings."""
 
 from mnist_dropout.figures import plot_test_accuracy
-from mnist_dropout.tables import per_dropout, read_csv
+from mnist_dropout.tables import by_settings, combination_label, per_dropout, read_csv
 from mnist_dropout.jobs import log_to
 
 with log_to(snakemake.log[0]):
-    summary = read_csv(snakemake.input[0])
-    plot_test_accuracy(per_dropout(summary, "test_accuracy"), snakemake.output[0])
+    swept = snakemake.params.swept
+    curves = {
+        combination_label(swept[settings]): per_dropout(rows, "test_accuracy")
+        for settings, rows in by_settings(read_csv(snakemake.input[0])).items()
+    }
+    plot_test_accuracy(curves, snakemake.output[0])

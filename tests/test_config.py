@@ -75,6 +75,31 @@ CASES = {
     # Values whose label (the name of their result files) would differ from them.
     "dropout_rounds_to_one": ({"dropout": [0.9999999999999]}, "dropout[0]", "would train as p = 1.0"),
     "dropout_tiny": ({"dropout": [0.0, 4e-13]}, "dropout[1]", "would train as p = 0.0"),
+    # The sweep section: known settings, non-empty lists of distinct values each
+    # setting's own check accepts, and train: holding one of them.
+    "sweep_unknown_setting": ({"sweep": {"learning_rat": [0.1]}}, "sweep", "unknown key 'learning_rat'"),
+    "sweep_execution_setting": ({"sweep": {"threads": [1, 2]}}, "sweep", "unknown key 'threads'"),
+    "sweep_empty": ({"sweep": {"learning_rate": []}}, "sweep.learning_rate", "non-empty list"),
+    "sweep_not_a_list": ({"sweep": {"batch_size": 64}}, "sweep.batch_size", "list of distinct values"),
+    "sweep_duplicate": ({"sweep": {"batch_size": [128, 128]}}, "sweep.batch_size", "distinct"),
+    "sweep_refused_value": ({"sweep": {"learning_rate": [0.001, -0.1]}}, "sweep.learning_rate[1]", "positive number"),
+    "sweep_refused_width": (
+        {"sweep": {"hidden_units": [[512, 512], [512, 0]]}},
+        "sweep.hidden_units[1][1]",
+        "positive integer",
+    ),
+    "sweep_refused_monitor": (
+        {"sweep": {"early_stopping": [None, {"monitor": "val_los", "patience": 2}]}},
+        "sweep.early_stopping[1]",
+        "val_loss|",
+    ),
+    "sweep_float_epochs": ({"sweep": {"epochs": [5, 10.0]}}, "sweep.epochs[1]", "positive integer"),
+    "sweep_nan": ({"sweep": {"learning_rate": [0.001, float("nan")]}}, "sweep.learning_rate[1]", "not a finite"),
+    "swept_and_fixed_elsewhere": (
+        {"sweep": {"learning_rate": [0.01, 0.1]}},
+        "sweep.learning_rate",
+        "leaves out train.learning_rate = 0.001; set train.learning_rate to one of the swept values",
+    ),
     "sha256_unknown_file": (
         {"data": {"sha256": {"train-images": GOOD_SHA}}},
         "data.sha256",

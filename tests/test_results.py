@@ -3,12 +3,16 @@ import pytest
 
 from mnist_dropout.figures import curve_band, digit_with_article
 from mnist_dropout.tables import (
+    SUMMARY_COLUMNS,
     best_epoch,
+    combination_label,
+    group_by_run,
     mean_std,
     read_csv,
     seeds_of,
     select_dropout,
     summary_markdown,
+    summary_columns,
     summary_row,
     write_csv,
 )
@@ -23,7 +27,7 @@ def history(*val_losses, val_accuracy=0.9):
 
 def test_summary_row_reads_best_epoch_and_test_metrics():
     row = summary_row(
-        "0123456789ab", 0.3, 2, history(0.5, 0.3, 0.4, 0.45), {"test_loss": 0.09, "test_accuracy": 0.98}, "val_loss"
+        "0123456789ab", {}, 0.3, 2, history(0.5, 0.3, 0.4, 0.45), {"test_loss": 0.09, "test_accuracy": 0.98}, "val_loss"
     )
     assert row == {
         "settings": "0123456789ab",
@@ -44,7 +48,9 @@ def test_best_epoch_follows_the_early_stopping_monitor():
     runs = history(0.5, 0.3, 0.3, 0.45)  # val_accuracy 0.90, 0.91, 0.92, 0.93
     assert best_epoch(runs, "val_loss")["epoch"] == 2  # the first of equal losses, as Keras
     assert best_epoch(runs, "val_accuracy")["epoch"] == 4
-    assert summary_row("k", 0, 0, runs, {"test_loss": 0, "test_accuracy": 0}, "val_accuracy")["best_val_loss"] == 0.45
+    assert (
+        summary_row("k", {}, 0, 0, runs, {"test_loss": 0, "test_accuracy": 0}, "val_accuracy")["best_val_loss"] == 0.45
+    )
 
 
 def rows(*triples):
@@ -71,15 +77,48 @@ def test_mean_std_is_the_sample_standard_deviation():
 
 def test_summary_markdown_has_run_and_per_dropout_tables():
     summary = [
-        {"dropout": p, "seed": s, "epochs": e, "best_val_accuracy": 0.98, "test_loss": 0.08, "test_accuracy": acc}
+        {"settings": "0123456789ab", "dropout": p, "seed": s, "epochs": e}
+        | {"best_val_accuracy": 0.98, "test_loss": 0.08, "test_accuracy": acc}
         for p, s, e, acc in ((0.0, 0, 4, 0.98), (0.0, 1, 6, 0.982), (0.3, 0, 5, 0.979))
     ]
     text = summary_markdown(summary)
     assert "| 0 | 1 | 6 | 0.9800 | 0.0800 | 0.9820 |" in text
     assert "| 0 | 2 | 5.0 ± 1.4 | 0.9800 ± 0.0000 | 0.0800 ± 0.0000 | 0.9810 ± 0.0014 |" in text
     assert "| 0.3 | 1 | 5.0 | 0.9800 | 0.0800 | 0.9790 |" in text  # no spread from one seed
-    headed = summary_markdown([{**row, "settings": "0123456789ab"} for row in summary], "train: {epochs: 3}\n")
+    headed = summary_markdown(summary, "train: {epochs: 3}\n")
     assert headed.startswith("# Summary\n\n## Trained with settings 0123456789ab\n\n```yaml\ntrain: {epochs: 3}\n```")
+
+
+def test_swept_settings_become_columns_and_labels():
+    swept = {"learning_rate": 0.0005, "hidden_units": [1024, 1024], "early_stopping": None}
+    row = summary_row("k", swept, 0.3, 0, history(0.5), {"test_loss": 0.1, "test_accuracy": 0.97}, "val_loss")
+    assert list(row)[:5] == ["settings", "learning_rate", "hidden_units", "early_stopping", "dropout"]
+    assert (row["learning_rate"], row["hidden_units"], row["early_stopping"]) == (0.0005, "[1024, 1024]", "null")
+    assert combination_label(swept) == "learning_rate 0.0005, hidden_units [1024, 1024], early_stopping null"
+    assert combination_label({}) == ""
+    assert summary_columns(["learning_rate"])[:3] == ("settings", "learning_rate", "dropout")
+    assert summary_columns([]) == SUMMARY_COLUMNS
+
+
+def test_group_by_run_keeps_settings_in_run_order_and_dropout_ascending():
+    runs = [("b", 0.5, 0), ("b", 0.0, 1), ("a", 0.0, 0), ("b", 0.0, 0)]
+    assert group_by_run(runs, ["b.5", "b0s1", "a0", "b0s0"]) == {
+        "b": {0.0: ["b0s0", "b0s1"], 0.5: ["b.5"]},
+        "a": {0.0: ["a0"]},
+    }
+
+
+def test_summary_markdown_of_a_sweep_names_each_combination():
+    summary = [
+        {"settings": key, "learning_rate": rate, "dropout": p, "seed": 0, "epochs": 3}
+        | {"best_val_accuracy": 0.9, "test_loss": 0.1, "test_accuracy": acc}
+        for key, rate, p, acc in (("k1", 0.001, 0.0, 0.97), ("k1", 0.001, 0.5, 0.98), ("k2", 0.0005, 0.0, 0.96))
+    ]
+    text = summary_markdown(summary, "train: {learning_rate: 0.001}\n", ["learning_rate"], "k1")
+    assert "## Trained with settings k1, k2\n\nThose of k1 (the analysed run" in text
+    assert "| settings | learning_rate |\n|---|---|\n| k1 | 0.001 |\n| k2 | 0.0005 |" in text
+    assert "| 0.0005 | 0 | 0 | 3 | 0.9000 | 0.1000 | 0.9600 |" in text  # every run, its rate first
+    assert "| 0.001 | 0.5 | 1 | 3.0 | 0.9000 | 0.1000 | 0.9800 |" in text  # per (rate, dropout)
 
 
 def test_csv_round_trip_converts_numbers(tmp_path):
@@ -102,7 +141,7 @@ def test_curve_band_summarises_each_epoch_over_the_runs_that_reached_it():
 
 
 def test_seeds_of_picks_one_dropout_value_in_seed_order():
-    runs = [(0.0, 1), (0.3, 2), (0.3, 0), (0.5, 0)]
+    runs = [("k", 0.0, 1), ("k", 0.3, 2), ("k", 0.3, 0), ("k", 0.5, 0)]
     assert seeds_of(0.3, runs, ["a", "b", "c", "d"]) == [(0, "c"), (2, "b")]
 
 

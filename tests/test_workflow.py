@@ -192,6 +192,9 @@ def retrained(models):
         ({"train": {"backend": "tensorflow"}}, {"describe_settings": 1, **retrained(3)}),
         # Other rules now make the models' outputs: Snakemake reruns them.
         ({"train": {"evaluate_in_training_job": False}}, {"train": 3, "evaluate": 3, **retrained(0)}),
+        # A sweep of one value each is the config without it: nothing to redo.
+        ({"sweep": {"learning_rate": [0.001], "hidden_units": [[512, 512]], "backend": ["jax"]}}, {}),
+        ({"sweep": {"batch_size": [128, 64]}}, {"describe_settings": 1, **retrained(3)}),
         # Where the verified bytes come from is not what they are.
         ({"data": {"mirrors": [f"file://{SUBSET}"]}}, {}),
         ({"data": {"mirrors": ["http://127.0.0.1:9/mnist/", str(SUBSET)]}}, {}),
@@ -211,6 +214,8 @@ def retrained(models):
         "epochs",
         "backend",
         "evaluate_in_training_job",
+        "one_value_sweep",
+        "sweep_adds_a_value",
         "mirror_as_file_url",
         "mirror_added_before",
         "mirror_added_after",
@@ -255,6 +260,51 @@ def test_settings_revisited_train_nothing_and_give_the_same_results(run, tmp_pat
         **accuracies,
         0.5: None,
     }
+
+
+def test_a_grid_trains_exactly_its_new_cells(run, tmp_path):
+    source, configs = run
+    workdir = tmp_path / "copy"
+    shutil.copytree(source, workdir)
+    first = settings_of(workdir)
+    models = {path: path.stat().st_mtime_ns for path in (workdir / "results" / "models").rglob("model.keras")}
+    rates = {"learning_rate": [0.001, 0.0005]}
+    with_rates = configs + [write_yaml(tmp_path / "rates.yaml", {"sweep": rates})]
+    assert planned_jobs(workdir, with_rates) == {"describe_settings": 1, **retrained(3)}
+    snakemake(workdir, "--cores", "2", configs=with_rates)
+    # A second setting: only the cells with the new width are trained.
+    grid = configs + [write_yaml(tmp_path / "grid.yaml", {"sweep": {**rates, "hidden_units": [[512, 512], [64, 64]]}})]
+    assert planned_jobs(workdir, grid) == {"describe_settings": 2, **retrained(6)}
+    snakemake(workdir, "--cores", "2", configs=grid)
+    assert {path: path.stat().st_mtime_ns for path in models} == models
+    rows = read_summary(workdir)
+    # Combinations in the order of the sweep as written (safe_dump sorts it: hidden_units first).
+    assert [(row["hidden_units"], row["learning_rate"], float(row["dropout"])) for row in rows] == [
+        (units, rate, p) for units in ("[512, 512]", "[64, 64]") for rate in ("0.001", "0.0005") for p in DROPOUTS
+    ]
+    for row in rows:
+        described = yaml.safe_load((workdir / "results" / "models" / row["settings"] / "settings.yaml").read_text())
+        assert [described["train"]["learning_rate"], described["train"]["hidden_units"]] == [
+            float(row["learning_rate"]),
+            json.loads(row["hidden_units"]),
+        ]
+        assert 0.6 < float(row["test_accuracy"]) <= 1
+    # train: names the analysed combination: the first run's, with the same metrics.
+    assert [{k: v for k, v in row.items() if k not in rates and k != "hidden_units"} for row in rows[:3]] == (
+        read_summary(source)
+    )
+    assert (workdir / "results" / "analysis" / "precision_recall.csv").read_bytes() == (
+        source / "results" / "analysis" / "precision_recall.csv"
+    ).read_bytes()
+    assert f"settings {first}, p = " in (workdir / "results" / "logs" / "plot_failures_8.log").read_text()
+    assert len({row["settings"] for row in rows}) == 4 and len(list_runs(workdir / "results")) == 12
+    # The key figure: one line per combination, each with its accuracies.
+    assert png_size(workdir / "results" / "figures" / "test_acc_dropout.png") == (1080, 660)
+    # Without the sweep: nothing trains, and the tables and figures are the first run's.
+    assert planned_jobs(workdir, configs) == retrained(0)
+    snakemake(workdir, "--cores", "2", configs=configs)
+    for path in ["results/summary.csv", "results/summary.md", *figure_paths(8)]:
+        assert (workdir / path).read_bytes() == (source / path).read_bytes(), path
 
 
 def test_failure_digit_change_redraws_without_training(run, tmp_path):

@@ -64,12 +64,17 @@ def _dropout_colors(dropouts):
     return {p: colormap(0.9 * i / span) for i, p in enumerate(sorted(dropouts))}
 
 
-def plot_fit_loss(histories, dropout, path):
+def _titled(text, label):
+    """A title naming the swept settings' values, when several were swept."""
+    return f"{text}, {label}" if label else text
+
+
+def plot_fit_loss(histories, dropout, path, label=""):
     """Training and validation loss per epoch of one dropout value."""
     figure, axes = plt.subplots(figsize=(7, 4.5))
     _draw_band(axes, histories, "loss", "training loss", "tab:blue")
     _draw_band(axes, histories, "val_loss", "validation loss", "tab:orange")
-    title = f"Training and validation loss, p = {dropout:g}" + _seeds_note([histories])
+    title = _titled(f"Training and validation loss, p = {dropout:g}", label) + _seeds_note([histories])
     axes.set(title=title, xlabel="epoch", ylabel="loss")
     axes.xaxis.get_major_locator().set_params(integer=True)
     axes.legend()
@@ -77,42 +82,67 @@ def plot_fit_loss(histories, dropout, path):
     _save(figure, path)
 
 
-def plot_metric_by_dropout(histories_by_dropout, metric, path):
-    """One line (mean over seeds, min–max band) per dropout value."""
-    figure, axes = plt.subplots(figsize=(8, 5))
-    colors = _dropout_colors(histories_by_dropout)
-    for dropout, histories in sorted(histories_by_dropout.items()):
-        _draw_band(axes, histories, metric, f"p = {dropout:g}", colors[dropout])
+def plot_metric_by_dropout(panels, metric, path):
+    """One line (mean over seeds, min–max band) per dropout value, in one panel
+    per combination of swept settings: `panels` is {label: {dropout: histories}}."""
+    columns = min(len(panels), 2)
+    rows = -(-len(panels) // columns)
+    size = (8, 5) if len(panels) == 1 else (6 * columns + 1.5, 4.2 * rows + 0.8)
+    figure, grid = plt.subplots(rows, columns, figsize=size, squeeze=False, sharex=True, sharey=True)
     label = METRIC_LABELS[metric]
-    title = f"{label.capitalize()} per epoch by dropout probability p" + _seeds_note(histories_by_dropout.values())
-    axes.set(title=title, xlabel="epoch", ylabel=label)
-    axes.xaxis.get_major_locator().set_params(integer=True)
-    axes.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
-    axes.grid(alpha=0.3)
+    title = f"{label.capitalize()} per epoch by dropout probability p"
+    histories = [seeds for panel in panels.values() for seeds in panel.values()]
+    for axes, (name, histories_by_dropout) in zip(grid.flat, panels.items()):
+        colors = _dropout_colors(histories_by_dropout)
+        for dropout, seeds in sorted(histories_by_dropout.items()):
+            _draw_band(axes, seeds, metric, f"p = {dropout:g}", colors[dropout])
+        axes.set(title=name, xlabel="epoch", ylabel=label)
+        axes.xaxis.get_major_locator().set_params(integer=True)
+        axes.grid(alpha=0.3)
+    for axes in grid.flat[len(panels) :]:
+        axes.axis("off")
+    if len(panels) == 1:
+        grid[0, 0].set_title(title + _seeds_note(histories))
+        grid[0, 0].legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    else:
+        figure.suptitle(title + _seeds_note(histories))
+        grid[0, -1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     _save(figure, path)
 
 
-def plot_test_accuracy(accuracies_by_dropout, path):
-    """Test accuracy against p: mean over seeds, error bars min–max, seeds as dots."""
-    dropouts = sorted(accuracies_by_dropout)
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    means = [np.mean(accuracies_by_dropout[p]) for p in dropouts]
-    lower = [m - min(accuracies_by_dropout[p]) for p, m in zip(dropouts, means)]
-    upper = [max(accuracies_by_dropout[p]) - m for p, m in zip(dropouts, means)]
-    seeds = max(len(v) for v in accuracies_by_dropout.values())
-    label = f"mean of {seeds} seeds, bars min–max" if seeds > 1 else "one run per p"
-    axes.errorbar(dropouts, means, yerr=[lower, upper], marker="o", capsize=4, label=label)
-    for p in dropouts:
-        values = accuracies_by_dropout[p]
-        axes.scatter([p] * len(values), values, s=10, color="grey", alpha=0.6, zorder=3)
-    axes.set(title="Test accuracy by dropout probability", xlabel="dropout probability p", ylabel="test accuracy")
+def plot_test_accuracy(curves, path):
+    """Test accuracy against p, one line per combination of swept settings
+    (`curves`: {label: {dropout: accuracies over seeds}}). One line: mean over
+    seeds, error bars min–max, seeds as dots; several: means, bands min–max."""
+    figure, axes = plt.subplots(figsize=(7, 4.5) if len(curves) == 1 else (9, 5.5))
+    seeds = max(len(values) for curve in curves.values() for values in curve.values())
+    dropouts = sorted({p for curve in curves.values() for p in curve})
+    for name, accuracies_by_dropout in curves.items():
+        ps = sorted(accuracies_by_dropout)
+        means = np.array([np.mean(accuracies_by_dropout[p]) for p in ps])
+        lows = np.array([min(accuracies_by_dropout[p]) for p in ps])
+        highs = np.array([max(accuracies_by_dropout[p]) for p in ps])
+        if len(curves) == 1:
+            label = f"mean of {seeds} seeds, bars min–max" if seeds > 1 else "one run per p"
+            axes.errorbar(ps, means, yerr=[means - lows, highs - means], marker="o", capsize=4, label=label)
+            for p in ps:
+                values = accuracies_by_dropout[p]
+                axes.scatter([p] * len(values), values, s=10, color="grey", alpha=0.6, zorder=3)
+        else:
+            (line,) = axes.plot(ps, means, marker="o", label=name)
+            if seeds > 1:
+                axes.fill_between(ps, lows, highs, color=line.get_color(), alpha=0.15, linewidth=0)
+    title = "Test accuracy by dropout probability"
+    if len(curves) > 1:
+        title += f"\nmean of {seeds} seeds, band min–max" if seeds > 1 else "\none run per p"
+    axes.set(title=title, xlabel="dropout probability p", ylabel="test accuracy")
     axes.set_xticks(dropouts)
-    axes.legend()
+    axes.legend(fontsize="small" if len(curves) > 1 else None)
     axes.grid(alpha=0.3)
     _save(figure, path)
 
 
-def plot_precision_recall(precisions, recalls, dropout, path):
+def plot_precision_recall(precisions, recalls, dropout, path, label=""):
     """Per-digit precision and recall; arrays are (seeds, 10), mean drawn, min–max as bars."""
     precisions, recalls = np.atleast_2d(precisions), np.atleast_2d(recalls)
     digits = np.arange(precisions.shape[1])
@@ -123,7 +153,8 @@ def plot_precision_recall(precisions, recalls, dropout, path):
         axes.errorbar(digits, mean, yerr=errors, marker=marker, capsize=3, label=name)
     runs = len(precisions)
     detail = f", mean of {runs} seeds (bars min–max)" if runs > 1 else ""
-    axes.set(title=f"Precision and recall per digit, p = {dropout:g}{detail}", xlabel="Number", ylabel="score")
+    title = _titled(f"Precision and recall per digit, p = {dropout:g}{detail}", label)
+    axes.set(title=title, xlabel="Number", ylabel="score")
     axes.set_xticks(digits)
     axes.legend()
     axes.grid(alpha=0.3)
@@ -135,7 +166,7 @@ def digit_with_article(digit):
     return f"{'an' if digit == 8 else 'a'} {digit}"
 
 
-def plot_failures(images, predicted, digit, dropout, seed, path, rows=4, columns=8):
+def plot_failures(images, predicted, digit, dropout, seed, path, label="", rows=4, columns=8):
     """A grid of misjudged test images, each titled with its predicted label."""
     figure, grid = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.5 + 0.6))
     for index, axes in enumerate(grid.flat):
@@ -144,7 +175,7 @@ def plot_failures(images, predicted, digit, dropout, seed, path, rows=4, columns
             axes.imshow(images[index], cmap="gray")
             axes.set_title(f"pred {predicted[index]}", fontsize=9)
     figure.suptitle(
-        f'Test images wrongly judged "is {digit_with_article(digit)}" (p = {dropout:g}, seed {seed}): '
-        "predicted label above each"
+        f'Test images wrongly judged "is {digit_with_article(digit)}" ({_titled(f"p = {dropout:g}", label)}, '
+        f"seed {seed}): predicted label above each"
     )
     _save(figure, path)

@@ -62,6 +62,23 @@ SUMMARY_COLUMNS = (
 )
 
 
+def summary_columns(swept):
+    """The summary's columns: a column per swept setting after the settings key."""
+    return (SUMMARY_COLUMNS[0], *swept, *SUMMARY_COLUMNS[1:])
+
+
+def setting_text(value):
+    """A setting's value as a table cell: JSON for lists, mappings and null
+    ([512, 512], {"monitor": "val_loss", "patience": 2}), else as it is."""
+    return json.dumps(value) if value is None or isinstance(value, (list, dict)) else value
+
+
+def combination_label(values):
+    """A combination of swept values as a line or panel label, e.g.
+    "learning_rate 0.0005, hidden_units [1024, 1024]"; "" for none."""
+    return ", ".join(f"{name} {setting_text(value)}" for name, value in values.items())
+
+
 def best_epoch(history, monitor):
     """The history row of the epoch early stopping judges best by `monitor`:
     the first with the lowest loss, or the highest accuracy (Keras' "auto" mode)."""
@@ -69,12 +86,14 @@ def best_epoch(history, monitor):
     return pick(history, key=lambda row: row[monitor])
 
 
-def summary_row(settings, dropout, seed, history, metrics, monitor):
-    """One run's line of the summary: the key of its settings, its history, with
-    validation loss and accuracy at the best epoch by `monitor`, and its test metrics."""
+def summary_row(settings, swept, dropout, seed, history, metrics, monitor):
+    """One run's line of the summary: the key of its settings and its values of
+    the swept settings (`swept`, {name: value}), its history, with validation loss
+    and accuracy at the best epoch by `monitor`, and its test metrics."""
     best = best_epoch(history, monitor)
     return {
         "settings": settings,
+        **{name: setting_text(value) for name, value in swept.items()},
         "dropout": dropout,
         "seed": seed,
         "epochs": len(history),
@@ -85,6 +104,14 @@ def summary_row(settings, dropout, seed, history, metrics, monitor):
         "test_loss": metrics["test_loss"],
         "test_accuracy": metrics["test_accuracy"],
     }
+
+
+def by_settings(rows):
+    """{settings key: its rows}, keys in the order they first appear."""
+    grouped = {}
+    for row in rows:
+        grouped.setdefault(row["settings"], []).append(row)
+    return grouped
 
 
 def mean_std(values):
@@ -102,6 +129,17 @@ def group_by_dropout(runs, items):
     for (dropout, _seed), item in sorted(zip(runs, items), key=lambda pair: pair[0]):
         grouped.setdefault(dropout, []).append(item)
     return grouped
+
+
+def group_by_run(runs, items):
+    """{settings key: {dropout: [item of each seed, by seed]}}, keys in run order,
+    from parallel lists of (settings, dropout, seed) runs and items."""
+    grouped = {}
+    for (settings, dropout, seed), item in zip(runs, items):
+        grouped.setdefault(settings, ([], []))
+        grouped[settings][0].append((dropout, seed))
+        grouped[settings][1].append(item)
+    return {settings: group_by_dropout(*pairs) for settings, pairs in grouped.items()}
 
 
 def per_dropout(rows, column):
@@ -124,8 +162,8 @@ def select_dropout(rows, choice):
 
 def seeds_of(dropout, runs, paths):
     """[(seed, path)] of the runs with this dropout value, by seed, from parallel
-    lists of (dropout, seed) pairs and per-run files."""
-    return sorted((seed, path) for (p, seed), path in zip(runs, paths) if p == dropout)
+    lists of (settings, dropout, seed) runs of one settings key and per-run files."""
+    return sorted((seed, path) for (_settings, p, seed), path in zip(runs, paths) if p == dropout)
 
 
 def markdown_table(header, rows):
@@ -134,13 +172,16 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
-def summary_markdown(rows, settings_text=""):
-    """The settings the runs were trained with (`settings_text`, YAML), a per-run
-    table, then a per-dropout table with mean ± std and n."""
+def summary_markdown(rows, settings_text="", swept=(), analysed=None):
+    """The settings the runs were trained with (`settings_text`, YAML, of the
+    `analysed` settings key when several were swept), a per-run table, then a
+    per-dropout table with mean ± std and n; `swept` settings as first columns."""
+    order = {key: index for index, key in enumerate(by_settings(rows))}
     runs = markdown_table(
-        ["dropout", "seed", "epochs", "best val acc", "test loss", "test accuracy"],
+        [*swept, "dropout", "seed", "epochs", "best val acc", "test loss", "test accuracy"],
         [
-            [
+            [r[name] for name in swept]
+            + [
                 f"{r['dropout']:g}",
                 r["seed"],
                 r["epochs"],
@@ -148,27 +189,41 @@ def summary_markdown(rows, settings_text=""):
                 f"{r['test_loss']:.4f}",
                 f"{r['test_accuracy']:.4f}",
             ]
-            for r in sorted(rows, key=lambda r: (r["dropout"], r["seed"]))
+            for r in sorted(rows, key=lambda r: (order[r["settings"]], r["dropout"], r["seed"]))
         ],
     )
-    grouped = {
-        column: per_dropout(rows, column) for column in ("test_loss", "test_accuracy", "best_val_accuracy", "epochs")
-    }
-    aggregate = markdown_table(
-        ["dropout", "n", "epochs", "best val acc", "test loss", "test accuracy"],
-        [
-            [f"{p:g}", len(losses)]
+    aggregate_rows = []
+    for group in by_settings(rows).values():
+        grouped = {
+            column: per_dropout(group, column)
+            for column in ("test_loss", "test_accuracy", "best_val_accuracy", "epochs")
+        }
+        aggregate_rows += [
+            [group[0][name] for name in swept]
+            + [f"{p:g}", len(losses)]
             + [
                 _plus_minus(grouped[c][p], digits)
                 for c, digits in (("epochs", 1), ("best_val_accuracy", 4), ("test_loss", 4), ("test_accuracy", 4))
             ]
             for p, losses in grouped["test_loss"].items()
-        ],
+        ]
+    aggregate = markdown_table(
+        [*swept, "dropout", "n", "epochs", "best val acc", "test loss", "test accuracy"], aggregate_rows
     )
     settings = ""
     if settings_text:
-        keys = ", ".join(sorted({row["settings"] for row in rows}))
-        settings = f"## Trained with settings {keys}\n\n```yaml\n{settings_text}```\n\n"
+        keys = ", ".join(order)
+        settings = f"## Trained with settings {keys}\n\n"
+        if swept:
+            combinations = markdown_table(
+                ["settings", *swept],
+                [[key, *(group[0][name] for name in swept)] for key, group in by_settings(rows).items()],
+            )
+            settings += (
+                f"Those of {analysed} (the analysed run, `train:` in the config) below; "
+                f"the others differ in {', '.join(swept)}:\n\n{combinations}\n\n"
+            )
+        settings += f"```yaml\n{settings_text}```\n\n"
     return (
         "# Summary\n\n"
         + settings
