@@ -4,7 +4,8 @@ summary.md, headed by the settings the models were trained with."""
 from pathlib import Path
 
 from mnist_dropout.jobs import atomic_output, log_to
-from mnist_dropout.tables import read_csv, read_json, summary_columns, summary_markdown, summary_row, write_csv
+from mnist_dropout.files import read_csv, read_json, write_csv
+from mnist_dropout.tables import summary_columns, summary_markdown, summary_row
 
 with log_to(snakemake.log[0]):
     swept, monitors = snakemake.params.swept, snakemake.params.monitors

@@ -3,7 +3,7 @@
 from mnist_dropout.backend import configure_backend, select_backend
 from mnist_dropout.data import load_dataset
 from mnist_dropout.jobs import log_to
-from mnist_dropout.tables import read_json
+from mnist_dropout.files import read_json
 
 with log_to(snakemake.log[0]):
     cpus = select_backend(snakemake.params.backend, snakemake.threads)

@@ -2,7 +2,8 @@
 in one panel per combination of swept settings."""
 
 from mnist_dropout.figures import plot_fit_loss, plot_metric_by_dropout
-from mnist_dropout.tables import combination_label, group_by_run, read_csv
+from mnist_dropout.files import read_csv
+from mnist_dropout.tables import combination_label, group_by_run
 from mnist_dropout.jobs import log_to
 
 with log_to(snakemake.log[0]):

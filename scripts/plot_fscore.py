@@ -4,7 +4,8 @@ analysed settings and dropout value), over all its seeds."""
 import numpy as np
 
 from mnist_dropout.figures import plot_precision_recall
-from mnist_dropout.tables import combination_label, read_csv, read_json, seeds_of, select_dropout, write_csv
+from mnist_dropout.files import read_csv, read_json, write_csv
+from mnist_dropout.tables import combination_label, seeds_of, select_dropout
 from mnist_dropout.jobs import log_to
 
 with log_to(snakemake.log[0]):

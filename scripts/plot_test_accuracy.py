@@ -2,7 +2,8 @@
 line per combination of swept settings."""
 
 from mnist_dropout.figures import plot_test_accuracy
-from mnist_dropout.tables import by_settings, combination_label, per_dropout, read_csv
+from mnist_dropout.files import read_csv
+from mnist_dropout.tables import by_settings, combination_label, per_dropout
 from mnist_dropout.jobs import log_to
 
 with log_to(snakemake.log[0]):

@@ -2,19 +2,18 @@ import numpy as np
 import pytest
 
 from mnist_dropout.figures import curve_band, digit_with_article
+from mnist_dropout.files import read_csv, write_csv
 from mnist_dropout.tables import (
     SUMMARY_COLUMNS,
     best_epoch,
     combination_label,
     group_by_run,
     mean_std,
-    read_csv,
     seeds_of,
     select_dropout,
     summary_markdown,
     summary_columns,
     summary_row,
-    write_csv,
 )
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from .jobs import InputError, NotFiniteError, atomic_output
 from .metrics import NUM_CLASSES, all_weights, confusion_matrix, forward_pass, not_finite, precision_recall_f1
 from .model import dense_weights
-from .tables import write_json
+from .files import write_json
 
 
 def load_trained_model(path):

@@ -6,7 +6,7 @@ import resource
 from .jobs import NotFiniteError, atomic_output
 from .metrics import all_weights, not_finite
 from .model import HISTORY_COLUMNS, build_model, dense_weights, train_model
-from .tables import write_csv, write_json
+from .files import write_csv, write_json
 
 
 def model_name(dropout_label, seed):
