@@ -96,7 +96,12 @@ else:
 # What the models of a settings folder were trained with, in readable YAML.
 rule describe_settings:
     output:
-        SETTINGS_FILE,
+        report(
+            SETTINGS_FILE,
+            caption="../report/settings.rst",
+            category="Settings",
+            labels={"settings": "{settings}", "file": "settings.yaml"},
+        ),
     log:
         "results/logs/describe_settings/{settings}.log",
     params:

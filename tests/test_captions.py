@@ -11,7 +11,7 @@ CAPTIONS = sorted((REPO / "report").glob("*.rst"))
 
 
 def render(caption, train):
-    snakemake = types.SimpleNamespace(config={"train": train})
+    snakemake = types.SimpleNamespace(config={"train": train}, wildcards=types.SimpleNamespace(settings="0123456789ab"))
     return jinja2.Environment().from_string(caption.read_text()).render(snakemake=snakemake)
 
 
@@ -25,3 +25,5 @@ def test_captions_follow_the_config(caption):
         assert "the last 25% of the training set" in text
         assert "Early stopping ends a run 5 epochs after its best val_accuracy." in text
         assert "Early stopping" not in render(caption, {**train, "early_stopping": None})
+    if caption.stem == "settings":
+        assert "``results/models/0123456789ab/``" in text

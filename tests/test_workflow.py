@@ -1,6 +1,7 @@
 """End to end: the real workflow through `snakemake` on the shipped MNIST subset
 (2,000 training and 500 test images), then what a config change reruns."""
 
+import base64
 import csv
 import hashlib
 import json
@@ -300,6 +301,13 @@ def test_a_grid_trains_exactly_its_new_cells(run, tmp_path):
     assert len({row["settings"] for row in rows}) == 4 and len(list_runs(workdir / "results")) == 12
     # The key figure: one line per combination, each with its accuracies.
     assert png_size(workdir / "results" / "figures" / "test_acc_dropout.png") == (1080, 660)
+    # The report holds the settings of every run shown.
+    report = tmp_path / "report.html"
+    snakemake(workdir, "--report", str(report), configs=grid)
+    html = report.read_text()
+    for key in {row["settings"] for row in rows}:
+        described = (workdir / "results" / "models" / key / "settings.yaml").read_bytes()
+        assert base64.b64encode(described).decode() in html, key
     # Without the sweep: nothing trains, and the tables and figures are the first run's.
     assert planned_jobs(workdir, configs) == retrained(0)
     snakemake(workdir, "--cores", "2", configs=configs)
