@@ -149,6 +149,67 @@ def test_training_is_bitwise_reproducible_across_processes(backend, tmp_path):
         assert any((tmp_path / ".cache" / "jax").iterdir())
 
 
+# On JAX, models use RuntimeRateDropout: trained with it and with Keras' own
+# Dropout, for several p, in one fresh process; then saved and loaded.
+JAX_DROPOUT = """
+import hashlib, os, sys
+from mnist_dropout.backend import configure_backend, select_backend
+cpus = select_backend("jax", threads=1)
+import keras
+from mnist_dropout import model as model_module
+from mnist_dropout.data import load_idx, preprocess
+from mnist_dropout.model import RuntimeRateDropout, build_model, dense_weights, train_model
+x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
+for p in (0.1, 0.3, 0.7, 0.123456789):
+    digests = []
+    for layer in (RuntimeRateDropout, keras.layers.Dropout):
+        configure_backend(threads=1, seed=11, cpus=cpus)
+        model_module.RuntimeRateDropout = layer  # what build_model adds
+        model = build_model(p, hidden_units=[64, 64])
+        assert [type(l) for l in model.layers].count(layer) == 2
+        history = train_model(model, x[:1000], y[:1000], 128, 2, 0.1, None, seed=11)
+        digest = hashlib.sha256(repr([r["loss"] for r in history]).encode())
+        for kernel, bias in dense_weights(model):
+            digest.update(kernel.tobytes()); digest.update(bias.tobytes())
+        digests.append(digest.hexdigest())
+    print("P", p, digests[0] == digests[1])
+model_module.RuntimeRateDropout = RuntimeRateDropout
+model = build_model(0.3, hidden_units=[64, 64])
+model.save("model.keras")
+loaded = keras.saving.load_model("model.keras")
+print("LOADED", [type(l).__name__ for l in loaded.layers], float(keras.ops.convert_to_numpy(loaded.layers[1].keep_probability)))
+"""
+
+
+def test_jax_dropout_layer_computes_the_bits_of_keras_dropout(tmp_path):
+    lines = run_on_subset(JAX_DROPOUT, "jax", cwd=tmp_path).splitlines()
+    assert [line for line in lines if line.startswith("P ")] == [f"P {p} True" for p in (0.1, 0.3, 0.7, 0.123456789)]
+    kinds = ["Dense", "RuntimeRateDropout", "Dense", "RuntimeRateDropout", "Dense"]
+    loaded = [line for line in lines if line.startswith("LOADED ")]
+    assert loaded == [f"LOADED {kinds} {float(np.float32(0.7))}"]
+
+
+TRAIN_ONE = """
+from mnist_dropout.backend import configure_backend, select_backend
+cpus = select_backend("jax", threads=1)
+from mnist_dropout.data import load_idx, preprocess
+from mnist_dropout.model import build_model, train_model
+configure_backend(threads=1, seed=0, cpus=cpus)
+x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
+train_model(build_model({dropout}, hidden_units=[64, 64]), x[:500], y[:500], 128, 1, 0.1, None, seed=0)
+"""
+
+
+def test_one_compiled_jax_training_step_serves_every_dropout_value(tmp_path):
+    cache = tmp_path / ".cache" / "jax"
+    entries = []
+    for p in (0.1, 0.5, 0.8):
+        run_on_subset(TRAIN_ONE, "jax", cwd=tmp_path, dropout=p)
+        entries.append(sorted(path.name for path in cache.iterdir()))
+    # The first model fills the cache; the others compile nothing new.
+    assert entries[0] and entries[1] == entries[0] and entries[2] == entries[0]
+
+
 # Records the rows of every batch the training step received: column 0 of the
 # inputs is overwritten with the row's index, and the step reports it from
 # inside the compiled function (tf.py_function on TensorFlow, a JAX callback).

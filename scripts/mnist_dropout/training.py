@@ -1,6 +1,7 @@
 """A training job's work: one model for one (dropout, seed) pair, trained,
 checked and saved. Imports Keras: call backend.select_backend first."""
 
+import math
 import resource
 
 from .jobs import NotFiniteError, atomic_output
@@ -53,7 +54,8 @@ def train_and_save(
         info_path,
         {
             "dropout": dropout,
-            "parameters": model.count_params(),
+            # Trainable: on JAX each dropout layer also holds its keep probability.
+            "parameters": sum(math.prod(weight.shape) for weight in model.trainable_weights),
             "epochs_run": len(history),
             "train": train,
             "steps_per_execution": steps_per_execution,
