@@ -2,6 +2,7 @@
 # code each rule runs.
 
 import ast
+import functools
 import hashlib
 import itertools
 import math
@@ -138,8 +139,11 @@ def model_settings(combination=None):
     return {"train": {**train, **(combination or {})}, "data_sha256": config["data"]["sha256"]}
 
 
+@functools.cache
 def settings_grid():
-    """{settings key: model settings} of every combination, in sweep order."""
+    """{settings key: model settings} of every combination, in sweep order.
+    Computed once: every rule and job of the run asks for it, and the config is
+    fixed once checked."""
     return {settings_key(settings): settings for settings in map(model_settings, combinations())}
 
 
@@ -191,7 +195,8 @@ def runs():
 
 def analysed_runs():
     """The runs of the analysed settings."""
-    return [run for run in runs() if run[0] == analysed_settings()]
+    analysed = analysed_settings()
+    return [run for run in runs() if run[0] == analysed]
 
 
 def run_files(pattern, selected=None):

@@ -132,7 +132,8 @@ def summary_markdown(rows, settings_text="", swept=(), analysed=None):
     """The settings the runs were trained with (`settings_text`, YAML, of the
     `analysed` settings key when several were swept), a per-run table, then a
     per-dropout table with mean ± std and n; `swept` settings as first columns."""
-    order = {key: index for index, key in enumerate(by_settings(rows))}
+    groups = by_settings(rows)
+    order = {key: index for index, key in enumerate(groups)}
     runs = markdown_table(
         [*swept, "dropout", "seed", "epochs", "best val acc", "test loss", "test accuracy"],
         [
@@ -149,7 +150,7 @@ def summary_markdown(rows, settings_text="", swept=(), analysed=None):
         ],
     )
     aggregate_rows = []
-    for group in by_settings(rows).values():
+    for group in groups.values():
         grouped = {
             column: per_dropout(group, column)
             for column in ("test_loss", "test_accuracy", "best_val_accuracy", "epochs")
@@ -173,7 +174,7 @@ def summary_markdown(rows, settings_text="", swept=(), analysed=None):
         if swept:
             combinations = markdown_table(
                 ["settings", *swept],
-                [[key, *(group[0][name] for name in swept)] for key, group in by_settings(rows).items()],
+                [[key, *(group[0][name] for name in swept)] for key, group in groups.items()],
             )
             settings += (
                 f"Those of {analysed} (the analysed run, `train:` in the config) below; "
