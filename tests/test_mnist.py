@@ -1,10 +1,13 @@
 import gzip
 import hashlib
+import io
+import zipfile
 
 import numpy as np
 import pytest
 
 from mnist_dropout.data import (
+    ALIGNMENT,
     DownloadError,
     IdxError,
     check_images_labels,
@@ -16,6 +19,7 @@ from mnist_dropout.data import (
     save_dataset,
     source_location,
 )
+from mnist_dropout.jobs import InputError
 from conftest import SUBSET
 
 
@@ -103,11 +107,29 @@ def test_dataset_round_trip_and_damaged_archive(tmp_path):
     loaded = load_dataset(path)
     np.testing.assert_array_equal(loaded["x_train"], x)
     assert loaded["y_test"].tolist() == [0, 1]
+    with np.load(path) as archive:
+        assert {name: (array.dtype, array.shape) for name, array in loaded.items()} == {
+            name: (archive[name].dtype, archive[name].shape) for name in archive.files
+        }
+    # Each array starts at a boundary TensorFlow can use in place.
+    assert all(array.ctypes.data % ALIGNMENT == 0 for array in loaded.values())
     # A job reads only the splits it uses.
     assert sorted(load_dataset(path, splits=["test"])) == ["x_test", "y_test"]
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(Exception, match="mnist.npz: damaged"):
         load_dataset(path)
+
+
+def test_an_array_cut_short_in_the_archive_is_named_damaged(tmp_path):
+    path = tmp_path / "mnist.npz"
+    x = np.zeros((4, 784), np.float32)
+    npy = io.BytesIO()
+    np.save(npy, x)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x_train.npy", npy.getvalue()[:-4])
+        archive.writestr("y_train.npy", npy.getvalue())
+    with pytest.raises(InputError, match=r"mnist.npz: damaged .*\(the array's data ends early\); delete it and rerun"):
+        load_dataset(path, splits=["train"])
 
 
 def sha(data):

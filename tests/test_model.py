@@ -10,8 +10,8 @@ keras = pytest.importorskip("keras")
 
 from conftest import REPO, SUBSET  # noqa: E402
 from mnist_dropout.metrics import forward_pass  # noqa: E402
-from mnist_dropout.data import load_idx, preprocess  # noqa: E402
-from mnist_dropout.model import build_model, dense_weights, split_validation, train_model  # noqa: E402
+from mnist_dropout.data import load_dataset, load_idx, preprocess, save_dataset  # noqa: E402
+from mnist_dropout.model import build_model, dense_weights, in_place, split_validation, train_model  # noqa: E402
 from mnist_dropout.evaluation import evaluate_model  # noqa: E402
 from mnist_dropout.jobs import NotFiniteError  # noqa: E402
 
@@ -218,7 +218,7 @@ import json, sys
 import numpy as np
 from mnist_dropout.backend import configure_backend, select_backend
 cpus = select_backend({backend!r}, threads=1)
-from mnist_dropout.data import load_idx, preprocess
+from mnist_dropout.data import ALIGNMENT, load_dataset, load_idx, preprocess, save_dataset
 from mnist_dropout.model import build_model, train_model
 
 served = []
@@ -232,6 +232,18 @@ configure_backend(threads=1, seed=5, cpus=cpus)
 x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
 x, y = x[:1000].copy(), y[:1000]
 x[:, 0] = np.arange(1000)
+if {in_place}:
+    # Through a preprocessed archive, as jobs read it: TensorFlow uses it in place.
+    save_dataset("mnist.npz", x, y, x[:1], y[:1])
+    x = load_dataset("mnist.npz", splits=["train"])["x_train"]
+else:
+    # 16 bytes past an ALIGNMENT boundary: TensorFlow copies it.
+    raw = np.empty(x.nbytes + 2 * ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT + 16
+    misaligned = raw[start : start + x.nbytes].view(np.float32).reshape(x.shape)
+    misaligned[...] = x
+    x = misaligned
+print("ALIGNED", x.ctypes.data % ALIGNMENT == 0)
 model = build_model(0.0, hidden_units=[32], steps_per_execution={steps_per_execution})
 step = model.train_step
 if {backend!r} == "tensorflow":
@@ -256,17 +268,25 @@ print("VAL_LOSS", json.dumps([row["val_loss"] for row in history]))
 
 
 @pytest.fixture(scope="module")
-def served_batches():
-    """{(backend, steps_per_execution): ([rows of each batch the training step
-    received, in order], validation loss per epoch)}."""
+def served_batches(tmp_path_factory):
+    """{(backend, steps_per_execution[, "in place"]): ([rows of each batch the
+    training step received, in order], validation loss per epoch)}; "in place":
+    the training images read from an archive, which TensorFlow uses without a copy."""
     served = {}
-    for backend in ("tensorflow", "jax"):
-        for steps in (1, 3):
-            stdout = run_on_subset(SERVED_BATCHES, backend, steps_per_execution=steps)
-            lines = dict(
-                line.split(" ", 1) for line in stdout.splitlines() if line.startswith(("SERVED ", "VAL_LOSS "))
-            )
-            served[backend, steps] = json.loads(lines["SERVED"]), json.loads(lines["VAL_LOSS"])
+    for backend, steps, in_place in [
+        ("tensorflow", 1, False),
+        ("tensorflow", 3, False),
+        ("tensorflow", 1, True),
+        ("jax", 1, False),
+        ("jax", 3, False),
+    ]:
+        stdout = run_on_subset(
+            SERVED_BATCHES, backend, cwd=tmp_path_factory.mktemp("served"), steps_per_execution=steps, in_place=in_place
+        )
+        lines = dict(line.split(" ", 1) for line in stdout.splitlines() if line.startswith(("SERVED ", "VAL_LOSS ")))
+        assert f"ALIGNED {in_place}" in stdout
+        key = (backend, steps, "in place") if in_place else (backend, steps)
+        served[key] = json.loads(lines["SERVED"]), json.loads(lines["VAL_LOSS"])
     return served
 
 
@@ -293,6 +313,22 @@ def test_both_backends_train_on_the_same_batches(served_batches):
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_steps_per_execution_changes_neither_batches_nor_results(served_batches, backend):
     assert served_batches[backend, 3] == served_batches[backend, 1]
+
+
+def test_tensorflow_trains_on_archive_arrays_in_place_with_the_same_batches_and_bits(served_batches):
+    assert served_batches["tensorflow", 1, "in place"] == served_batches["tensorflow", 1]
+
+
+def test_tensorflow_uses_aligned_arrays_in_place_and_copies_the_others(tmp_path):
+    pytest.importorskip("tensorflow")
+    x = np.random.default_rng(0).random((8, 784), dtype=np.float32)
+    save_dataset(tmp_path / "mnist.npz", x, np.arange(8), x[:1], np.arange(1))
+    aligned = load_dataset(tmp_path / "mnist.npz", splits=["train"])["x_train"]
+    misaligned = aligned.reshape(-1)[4 : 4 + 784 * 7].reshape(7, 784)  # 16 bytes on
+    for array, shared in ((aligned, True), (misaligned, False)):
+        tensor = in_place(array)
+        np.testing.assert_array_equal(np.from_dlpack(tensor), array)
+        assert (np.from_dlpack(tensor).ctypes.data == array.ctypes.data) is shared
 
 
 def test_validation_split_holds_out_the_last_rows_as_keras_does():

@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import http.client
 import io
+import math
 import os
 import time
 import urllib.error
@@ -269,11 +270,14 @@ def save_dataset(path, x_train, y_train, x_test, y_test):
 
 
 def load_dataset(path, splits=("train", "test")):
-    """Load the preprocessed arrays of `splits` (only those are read); a damaged
-    file is an InputError naming it."""
+    """Load the preprocessed arrays of `splits` (only those are read), each
+    starting at an ALIGNMENT boundary; a damaged file is an InputError naming it."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {f"{kind}_{split}": archive[f"{kind}_{split}"] for split in splits for kind in "xy"}
+        with zipfile.ZipFile(path) as archive:
+            arrays = {}
+            for name in (f"{kind}_{split}" for split in splits for kind in "xy"):
+                with archive.open(f"{name}.npy") as member:
+                    arrays[name] = read_aligned_npy(member)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise InputError(
             f"{path}: damaged or not a preprocessed MNIST archive ({error}); "
@@ -287,3 +291,32 @@ def load_dataset(path, splits=("train", "test")):
                 "expected (N, 784) and (N,); delete it and rerun"
             )
     return arrays
+
+
+# TensorFlow can use an array's memory in place (no copy of the 170 MB of
+# training images per job) only if it starts at a 64-byte boundary; NumPy's
+# own arrays start at 16.
+ALIGNMENT = 64
+READ_CHUNK_BYTES = 1 << 20
+NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def read_aligned_npy(file):
+    """The array of an .npy stream (as np.savez writes them), read into memory
+    starting at an ALIGNMENT boundary."""
+    version = np.lib.format.read_magic(file)
+    if version not in NPY_HEADER_READERS:
+        raise ValueError(f"unsupported .npy format version {version}")
+    shape, fortran_order, dtype = NPY_HEADER_READERS[version](file)
+    if fortran_order or dtype.hasobject:
+        raise ValueError("expected a C-ordered array of numbers")
+    size = math.prod(shape) * dtype.itemsize
+    buffer = np.empty(size + ALIGNMENT, np.uint8)
+    start = -buffer.ctypes.data % ALIGNMENT
+    content = buffer[start : start + size]
+    # In pieces: a zip member reads all it is asked for into a new bytes object first.
+    for offset in range(0, size, READ_CHUNK_BYTES):
+        piece = content[offset : offset + READ_CHUNK_BYTES]
+        if file.readinto(piece) != len(piece):
+            raise EOFError("the array's data ends early")
+    return content.view(dtype).reshape(shape)
