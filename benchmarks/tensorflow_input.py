@@ -7,9 +7,9 @@ validation_split, Keras' own shuffling) and once through the workflow's
 path's median seconds per epoch after the first (which includes tracing) and
 the user and kernel CPU seconds of the whole process.
 
-    python benchmarks/tensorflow_input.py MNIST_NPZ [--threads 1] [--repeats 3] [--side-by-side 2]
+    python benchmarks/tensorflow_input.py DATASET_DIR [--threads 1] [--repeats 3] [--side-by-side 2]
 
-MNIST_NPZ is a preprocessed archive (results/data/mnist.npz of a run). With
+DATASET_DIR holds the preprocessed arrays (results/data/mnist of a run). With
 --side-by-side N, N processes of the same path run at once, as N jobs would.
 """
 
@@ -24,10 +24,10 @@ import json, resource, sys, time
 from mnist_dropout.backend import configure_backend, select_backend
 select_backend("tensorflow", {threads})
 import keras
-from mnist_dropout.data import load_dataset
+from mnist_dropout.data import dataset_files, load_dataset
 from mnist_dropout.model import build_model, train_model
 configure_backend({threads}, seed=0)
-data = load_dataset({npz!r}, splits=["train"])
+data = load_dataset(dataset_files({dataset!r}).values(), splits=["train"])
 model = build_model(0.3)
 if {path!r} == "plain fit on arrays":
     seconds = []
@@ -46,9 +46,9 @@ print("PROBE", json.dumps({{"seconds": seconds, "user": usage.ru_utime, "system"
 PATHS = ("plain fit on arrays", "workflow tf.data pipeline")
 
 
-def probe(path, npz, threads, side_by_side):
+def probe(path, dataset, threads, side_by_side):
     """Results of `side_by_side` processes training at once on `path`."""
-    code = PROBE.format(path=path, npz=npz, threads=threads)
+    code = PROBE.format(path=path, dataset=dataset, threads=threads)
     processes = [
         subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         for _ in range(side_by_side)
@@ -64,7 +64,7 @@ def probe(path, npz, threads, side_by_side):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("npz")
+    parser.add_argument("dataset")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--side-by-side", type=int, default=2)
@@ -72,7 +72,7 @@ def main():
     measured = {path: [] for path in PATHS}
     for _ in range(args.repeats):
         for path in PATHS:
-            measured[path] += probe(path, args.npz, args.threads, args.side_by_side)
+            measured[path] += probe(path, args.dataset, args.threads, args.side_by_side)
     print(
         f"{args.threads} thread(s) per process, {args.side_by_side} processes side by side, "
         f"{args.repeats} repeats alternating; epochs 2-3 of each process"

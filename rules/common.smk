@@ -10,7 +10,7 @@ import math
 import jsonschema
 import yaml
 from mnist_dropout.data import IDX_FILES, IDX_NAMES
-from mnist_dropout.paths import MODEL_DIR, SETTINGS_FILE, figure_paths, settings_key
+from mnist_dropout.paths import DATASET, MODEL_DIR, SETTINGS_FILE, figure_paths, settings_key
 
 # The evaluation fails if NumPy's and Keras' test probabilities differ by this.
 FORWARD_PASS_TOLERANCE = 1e-4

@@ -1,5 +1,5 @@
 # MNIST: each IDX file downloaded from the first mirror that has it and verified
-# by SHA-256, then all four preprocessed once into one archive.
+# by SHA-256, then all four preprocessed once into the arrays the jobs map into memory.
 
 
 rule download:
@@ -25,7 +25,7 @@ rule preprocess:
     input:
         **raw_idx_files(),
     output:
-        "results/data/mnist.npz",
+        **DATASET,
     log:
         "results/logs/preprocess.log",
     conda:

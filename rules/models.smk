@@ -15,7 +15,7 @@ if config["train"]["evaluate_in_training_job"]:
 
     rule train_and_evaluate:
         input:
-            data="results/data/mnist.npz",
+            data=DATASET.values(),
         output:
             model=f"{MODEL_DIR}/model.keras",
             history=f"{MODEL_DIR}/history.csv",
@@ -44,7 +44,7 @@ else:
 
     rule train:
         input:
-            data="results/data/mnist.npz",
+            data=DATASET.values(),
         output:
             model=f"{MODEL_DIR}/model.keras",
             history=f"{MODEL_DIR}/history.csv",
@@ -68,7 +68,7 @@ else:
 
     rule evaluate:
         input:
-            data="results/data/mnist.npz",
+            data=DATASET.values(),
             model=f"{MODEL_DIR}/model.keras",
             info=f"{MODEL_DIR}/train_info.json",
         output:

@@ -1,4 +1,6 @@
-"""Rule `preprocess`: the four IDX files to one .npz of 784-vectors in [0, 1] and labels."""
+"""Rule `preprocess`: the four IDX files to arrays of 784-vectors in [0, 1] and labels, one .npy file each."""
+
+import os
 
 from mnist_dropout.data import check_images_labels, load_idx, preprocess, save_dataset
 from mnist_dropout.jobs import log_to
@@ -11,4 +13,5 @@ with log_to(snakemake.log[0]):
         check_images_labels(images, labels, name=f"MNIST {split} split")
         splits[split] = preprocess(images, labels)
         print(f"{split}: {len(labels)} images")
-    save_dataset(snakemake.output[0], *splits["train"], *splits["test"])
+    # The rule's outputs are dataset_files of this directory.
+    save_dataset(os.path.dirname(snakemake.output.x_train), *splits["train"], *splits["test"])

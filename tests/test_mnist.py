@@ -1,13 +1,11 @@
 import gzip
 import hashlib
-import io
-import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mnist_dropout.data import (
-    ALIGNMENT,
     DownloadError,
     IdxError,
     check_images_labels,
@@ -20,6 +18,7 @@ from mnist_dropout.data import (
     source_location,
 )
 from mnist_dropout.jobs import InputError
+from mnist_dropout.model import TENSORFLOW_ALIGNMENT
 from conftest import SUBSET
 
 
@@ -100,36 +99,24 @@ def test_preprocess_flattens_and_scales_like_the_original():
     assert y.tolist() == [7]
 
 
-def test_dataset_round_trip_and_damaged_archive(tmp_path):
-    path = tmp_path / "mnist.npz"
+def test_dataset_round_trip_and_damaged_file(tmp_path):
     x = np.random.default_rng(0).random((4, 784), dtype=np.float32)
-    save_dataset(path, x, np.arange(4), x[:2], np.arange(2))
-    loaded = load_dataset(path)
+    paths = save_dataset(tmp_path, x, np.arange(4), x[:2], np.arange(2))
+    assert [Path(path).name for path in paths] == ["x_train.npy", "y_train.npy", "x_test.npy", "y_test.npy"]
+    loaded = load_dataset(paths)
     np.testing.assert_array_equal(loaded["x_train"], x)
-    assert loaded["y_test"].tolist() == [0, 1]
-    with np.load(path) as archive:
-        assert {name: (array.dtype, array.shape) for name, array in loaded.items()} == {
-            name: (archive[name].dtype, archive[name].shape) for name in archive.files
-        }
-    # Each array starts at a boundary TensorFlow can use in place.
-    assert all(array.ctypes.data % ALIGNMENT == 0 for array in loaded.values())
-    # A job reads only the splits it uses.
-    assert sorted(load_dataset(path, splits=["test"])) == ["x_test", "y_test"]
-    path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(Exception, match="mnist.npz: damaged"):
-        load_dataset(path)
-
-
-def test_an_array_cut_short_in_the_archive_is_named_damaged(tmp_path):
-    path = tmp_path / "mnist.npz"
-    x = np.zeros((4, 784), np.float32)
-    npy = io.BytesIO()
-    np.save(npy, x)
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("x_train.npy", npy.getvalue()[:-4])
-        archive.writestr("y_train.npy", npy.getvalue())
-    with pytest.raises(InputError, match=r"mnist.npz: damaged .*\(the array's data ends early\); delete it and rerun"):
-        load_dataset(path, splits=["train"])
+    assert loaded["x_train"].dtype == np.float32 and loaded["y_test"].tolist() == [0, 1]
+    # Mapped, not read: each a plain array on the file's pages, starting where
+    # TensorFlow can use it in place.
+    assert all(type(array) is np.ndarray and isinstance(array.base, np.memmap) for array in loaded.values())
+    assert all(array.ctypes.data % TENSORFLOW_ALIGNMENT == 0 for array in loaded.values())
+    # A job opens only the splits it uses.
+    assert sorted(load_dataset(paths, splits=["test"])) == ["x_test", "y_test"]
+    (tmp_path / "x_train.npy").unlink()
+    assert sorted(load_dataset(paths, splits=["test"])) == ["x_test", "y_test"]
+    (tmp_path / "x_test.npy").write_bytes((tmp_path / "x_test.npy").read_bytes()[:200])
+    with pytest.raises(InputError, match=r"x_test.npy: damaged or not a preprocessed MNIST array \(.+\); delete it"):
+        load_dataset(paths, splits=["test"])
 
 
 def sha(data):

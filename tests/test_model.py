@@ -219,8 +219,8 @@ import json, sys
 import numpy as np
 from mnist_dropout.backend import configure_backend, select_backend
 cpus = select_backend({backend!r}, threads=1)
-from mnist_dropout.data import ALIGNMENT, load_dataset, load_idx, preprocess, save_dataset
-from mnist_dropout.model import build_model, train_model
+from mnist_dropout.data import load_dataset, load_idx, preprocess, save_dataset
+from mnist_dropout.model import TENSORFLOW_ALIGNMENT, build_model, train_model
 
 served = []
 
@@ -234,17 +234,16 @@ x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
 x, y = x[:1000].copy(), y[:1000]
 x[:, 0] = np.arange(1000)
 if {in_place}:
-    # Through a preprocessed archive, as jobs read it: TensorFlow uses it in place.
-    save_dataset("mnist.npz", x, y, x[:1], y[:1])
-    x = load_dataset("mnist.npz", splits=["train"])["x_train"]
+    # Through the preprocessed dataset's files, as jobs map them: TensorFlow uses it in place.
+    x = load_dataset(save_dataset(".", x, y, x[:1], y[:1]), splits=["train"])["x_train"]
 else:
-    # 16 bytes past an ALIGNMENT boundary: TensorFlow copies it.
-    raw = np.empty(x.nbytes + 2 * ALIGNMENT, np.uint8)
-    start = -raw.ctypes.data % ALIGNMENT + 16
+    # 16 bytes past a boundary TensorFlow needs: it copies the array.
+    raw = np.empty(x.nbytes + 2 * TENSORFLOW_ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % TENSORFLOW_ALIGNMENT + 16
     misaligned = raw[start : start + x.nbytes].view(np.float32).reshape(x.shape)
     misaligned[...] = x
     x = misaligned
-print("ALIGNED", x.ctypes.data % ALIGNMENT == 0)
+print("ALIGNED", x.ctypes.data % TENSORFLOW_ALIGNMENT == 0)
 model = build_model(0.0, hidden_units=[32], steps_per_execution={steps_per_execution})
 step = model.train_step
 if {backend!r} == "tensorflow":
@@ -272,7 +271,8 @@ print("VAL_LOSS", json.dumps([row["val_loss"] for row in history]))
 def served_batches(tmp_path_factory):
     """{(backend, steps_per_execution[, "in place"]): ([rows of each batch the
     training step received, in order], validation loss per epoch)}; "in place":
-    the training images read from an archive, which TensorFlow uses without a copy."""
+    the training images mapped from the dataset's files, as jobs do, which
+    TensorFlow uses without a copy."""
     served = {}
     for backend, steps, in_place in [
         ("tensorflow", 1, False),
@@ -323,8 +323,7 @@ def test_tensorflow_trains_on_archive_arrays_in_place_with_the_same_batches_and_
 def test_tensorflow_uses_aligned_arrays_in_place_and_copies_the_others(tmp_path):
     pytest.importorskip("tensorflow")
     x = np.random.default_rng(0).random((8, 784), dtype=np.float32)
-    save_dataset(tmp_path / "mnist.npz", x, np.arange(8), x[:1], np.arange(1))
-    aligned = load_dataset(tmp_path / "mnist.npz", splits=["train"])["x_train"]
+    aligned = load_dataset(save_dataset(tmp_path, x, np.arange(8), x[:1], np.arange(1)), splits=["train"])["x_train"]
     misaligned = aligned.reshape(-1)[4 : 4 + 784 * 7].reshape(7, 784)  # 16 bytes on
     for array, shared in ((aligned, True), (misaligned, False)):
         tensor = in_place(array)

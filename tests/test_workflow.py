@@ -16,7 +16,7 @@ import yaml
 
 from conftest import CONFIGS, REPO, SUBSET, planned_jobs, snakemake, write_yaml
 from mnist_dropout.metrics import failure_indices
-from mnist_dropout.paths import figure_paths
+from mnist_dropout.paths import DATASET, figure_paths
 from mnist_dropout.runs import list_runs
 
 DROPOUTS = [0.0, 0.3, 0.5]
@@ -48,9 +48,10 @@ def test_downloads_are_the_verified_subset(run):
     expected = yaml.safe_load((CONFIGS / "subset_sha256.yaml").read_text())["data"]["sha256"]
     for name, digest in expected.items():
         assert hashlib.sha256((workdir / "results" / "data" / "raw" / name).read_bytes()).hexdigest() == digest
-    with np.load(workdir / "results" / "data" / "mnist.npz", allow_pickle=False) as data:
-        assert data["x_train"].shape == (2000, 784) and data["x_train"].dtype == np.float32
-        assert data["x_test"].shape == (500, 784) and 0 <= data["x_test"].min() and data["x_test"].max() == 1
+    data = {name: np.load(workdir / path, allow_pickle=False) for name, path in DATASET.items()}
+    assert data["x_train"].shape == (2000, 784) and data["x_train"].dtype == np.float32
+    assert data["x_test"].shape == (500, 784) and 0 <= data["x_test"].min() and data["x_test"].max() == 1
+    assert data["y_train"].shape == (2000,) and sorted(set(data["y_test"].tolist())) == list(range(10))
 
 
 def test_summary_has_one_plausible_row_per_model(run):
@@ -420,7 +421,7 @@ def test_one_failed_model_does_not_stop_the_others(run, tmp_path):
     "damaged, message",
     [
         ("results/models/{settings}/p0.3/seed0/model.keras", "p0.3/seed0/model.keras: cannot load the model"),
-        ("results/data/mnist.npz", "results/data/mnist.npz: damaged or not a preprocessed MNIST archive"),
+        ("results/data/mnist/x_test.npy", "results/data/mnist/x_test.npy: damaged or not a preprocessed MNIST array"),
     ],
 )
 def test_damaged_intermediate_file_is_named(run, tmp_path, damaged, message):

@@ -9,7 +9,6 @@ import time
 import keras
 import numpy as np
 
-from .data import ALIGNMENT
 from .metrics import NUM_CLASSES
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
@@ -132,14 +131,18 @@ class EpochShuffledBatches(keras.utils.PyDataset):
         return self.x[rows], self.y[rows]
 
 
+# TensorFlow's kernels need tensors to start at a 64-byte boundary.
+TENSORFLOW_ALIGNMENT = 64
+
+
 def in_place(array):
     """`array` as a TensorFlow tensor on the same memory, where TensorFlow allows
-    it (C order, starting at an ALIGNMENT boundary, as load_dataset reads them),
-    else copied. Each page TensorFlow copies to is a fault in the kernel: the
-    images' copy was a quarter of a training job's kernel time."""
+    it (C order, aligned, as load_dataset maps the dataset), else copied. Each
+    page TensorFlow copies to is a fault in the kernel: the images' copy was a
+    quarter of a training job's kernel time."""
     import tensorflow as tf
 
-    if array.flags.c_contiguous and array.ctypes.data % ALIGNMENT == 0:
+    if array.flags.c_contiguous and array.ctypes.data % TENSORFLOW_ALIGNMENT == 0:
         return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
     return tf.constant(array)
 

@@ -3,6 +3,10 @@
 import hashlib
 import json
 
+from .data import dataset_files
+
+# The preprocessed dataset: {array name: its .npy file}.
+DATASET = dataset_files("results/data/mnist")
 # A trained model's folder is named by what it was trained with: the settings
 # (a short hash of the training settings and the data's checksums), the dropout
 # value and the seed. Models of other settings stay beside it.
