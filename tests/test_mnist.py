@@ -101,7 +101,8 @@ def test_preprocess_flattens_and_scales_like_the_original():
 
 def test_dataset_round_trip_and_damaged_file(tmp_path):
     x = np.random.default_rng(0).random((4, 784), dtype=np.float32)
-    paths = save_dataset(tmp_path, x, np.arange(4), x[:2], np.arange(2))
+    directory = tmp_path / "mnist"  # made by save_dataset
+    paths = save_dataset(directory, x, np.arange(4), x[:2], np.arange(2))
     assert [Path(path).name for path in paths] == ["x_train.npy", "y_train.npy", "x_test.npy", "y_test.npy"]
     loaded = load_dataset(paths)
     np.testing.assert_array_equal(loaded["x_train"], x)
@@ -112,9 +113,9 @@ def test_dataset_round_trip_and_damaged_file(tmp_path):
     assert all(array.ctypes.data % TENSORFLOW_ALIGNMENT == 0 for array in loaded.values())
     # A job opens only the splits it uses.
     assert sorted(load_dataset(paths, splits=["test"])) == ["x_test", "y_test"]
-    (tmp_path / "x_train.npy").unlink()
+    (directory / "x_train.npy").unlink()
     assert sorted(load_dataset(paths, splits=["test"])) == ["x_test", "y_test"]
-    (tmp_path / "x_test.npy").write_bytes((tmp_path / "x_test.npy").read_bytes()[:200])
+    (directory / "x_test.npy").write_bytes((directory / "x_test.npy").read_bytes()[:200])
     with pytest.raises(InputError, match=r"x_test.npy: damaged or not a preprocessed MNIST array \(.+\); delete it"):
         load_dataset(paths, splits=["test"])
 

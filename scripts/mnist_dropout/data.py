@@ -274,7 +274,8 @@ def dataset_files(directory):
 
 
 def save_dataset(directory, x_train, y_train, x_test, y_test):
-    """Write the four arrays to `directory`; returns their paths."""
+    """Write the four arrays to `directory` (made if absent); returns their paths."""
+    os.makedirs(directory, exist_ok=True)
     paths = dataset_files(directory)
     for path, array in zip(paths.values(), (x_train, y_train, x_test, y_test)):
         with atomic_output(path) as temporary, open(temporary, "wb") as file:
