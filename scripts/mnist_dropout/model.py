@@ -109,8 +109,10 @@ class EpochShuffledBatches(keras.utils.PyDataset):
         builds a zero-filled stand-in (170 MB for the images)."""
         import tensorflow as tf
 
-        self._tf_order = tf.Variable(self.order, trainable=False)
-        x, y = (tf.Variable(in_place(array), trainable=False) for array in (self.x, self.y))
+        # On the CPU, where tf.data runs, even when a GPU would take variables.
+        with tf.device("/CPU:0"):
+            self._tf_order = tf.Variable(self.order, trainable=False)
+            x, y = (tf.Variable(in_place(array), trainable=False) for array in (self.x, self.y))
         size, batch_size = len(self.x), self.batch_size
         return (
             tf.data.Dataset.range(len(self))
