@@ -1,10 +1,17 @@
 # The MNIST dropout study: download and verify MNIST, preprocess it once, train
 # one MLP per (dropout, seed), evaluate each, aggregate into tables and figures.
 import os
+import sys
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
+
+# The rules and their jobs run this workflow's own library, whatever else is
+# installed: its folder first on the path, here and (PYTHONPATH) in every job.
+SCRIPTS = os.path.join(workflow.basedir, "scripts")
+sys.path.insert(0, SCRIPTS)
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SCRIPTS, os.environ.get("PYTHONPATH")])))
 
 
 # Relative to this file, so that `--directory` can put results elsewhere.
@@ -19,16 +26,11 @@ include: "rules/common.smk"
 
 check_config(config)
 
-# TensorFlow's CPU allocator frees and reallocates multi-megabyte buffers every
-# training step, and glibc hands blocks above 128 KB back to the kernel on free,
-# so every step faults them in again: most of a TensorFlow job's kernel time.
-# Keeping blocks up to 32 MB in the heap avoids it. Jobs inherit the environment.
-os.environ.setdefault("GLIBC_TUNABLES", MALLOC_TUNABLES)
-
 
 wildcard_constraints:
     name="|".join(IDX_FILES),
     settings=r"[0-9a-f]{12}",
+    dataset=r"[0-9a-f]{12}",
     dropout=r"\d+\.\d+",
     seed=r"\d+",
     digit=r"\d",
@@ -50,7 +52,7 @@ localrules:
 rule all:
     default_target: True
     input:
-        final_outputs(),
+        get_final_outputs(),
 
 
 # MNIST: download and verify, preprocess once.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_dropout.data import load_idx
+from mnist_dropout.idx import load_idx
 
 import keras
 

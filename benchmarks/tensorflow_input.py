@@ -24,7 +24,7 @@ import json, resource, sys, time
 from mnist_dropout.backend import configure_backend, select_backend
 select_backend("tensorflow", {threads})
 import keras
-from mnist_dropout.data import dataset_files, load_dataset
+from mnist_dropout.dataset import dataset_files, load_dataset
 from mnist_dropout.model import build_model, train_model
 configure_backend({threads}, seed=0)
 data = load_dataset(dataset_files({dataset!r}).values(), splits=["train"])

@@ -9,9 +9,7 @@ epoch, then each epoch (the first includes tracing). Medians over the repeats.
 
     python benchmarks/tensorflow_kernel_time.py DATASET_DIR [--epochs 3] [--repeats 3]
 
-DATASET_DIR holds the preprocessed arrays (results/data/mnist of a run). Run
-with the GLIBC_TUNABLES the Snakefile gives jobs (rules/common.smk) to measure
-what a job sees.
+DATASET_DIR holds the preprocessed arrays (results/data/mnist/KEY of a run).
 """
 
 import argparse
@@ -35,7 +33,7 @@ from mnist_dropout.backend import configure_backend, select_backend
 select_backend("tensorflow", 1)
 import keras
 from mnist_dropout import model as workflow_model
-from mnist_dropout.data import dataset_files, load_dataset
+from mnist_dropout.dataset import dataset_files, load_dataset
 
 configure_backend(1, seed=0)
 marks.append(("import TensorFlow and Keras", usage()))

@@ -6,10 +6,10 @@
 
 rule aggregate:
     input:
-        analysed_settings=SETTINGS_FILE.format(settings=analysed_settings()),
-        settings=[SETTINGS_FILE.format(settings=key) for key in settings_grid()],
-        histories=run_files(f"{MODEL_DIR}/history.csv"),
-        metrics=run_files(f"{MODEL_DIR}/metrics.json"),
+        analysed_settings=SETTINGS_FILE.format(settings=get_analysed_settings()),
+        settings=[SETTINGS_FILE.format(settings=key) for key in get_settings_grid()],
+        histories=get_run_files(f"{MODEL_DIR}/history.csv"),
+        metrics=get_run_files(f"{MODEL_DIR}/metrics.json"),
     output:
         csv=report("results/summary.csv", caption="../report/summary.rst", category="Tables"),
         markdown=report("results/summary.md", caption="../report/summary.rst", category="Tables"),
@@ -18,18 +18,18 @@ rule aggregate:
     conda:
         "../envs/analysis.yaml"
     params:
-        runs=runs(),
-        swept=swept_values(),
-        analysed=analysed_settings(),
-        monitors={key: best_epoch_monitor(settings) for key, settings in settings_grid().items()},
-        code=library_code("aggregate.py"),
+        runs=get_runs(),
+        swept=get_swept_values(),
+        analysed=get_analysed_settings(),
+        monitors=get_best_epoch_monitors(),
+        code=get_script_code("aggregate.py"),
     script:
         "../scripts/aggregate.py"
 
 
 rule plot_curves:
     input:
-        run_files(f"{MODEL_DIR}/history.csv"),
+        get_run_files(f"{MODEL_DIR}/history.csv"),
     output:
         fit_loss=report(
             "results/figures/fit_loss.png",
@@ -56,10 +56,10 @@ rule plot_curves:
     conda:
         "../envs/analysis.yaml"
     params:
-        runs=runs(),
-        swept=swept_values(),
-        analysed=analysed_settings(),
-        code=library_code("plot_curves.py"),
+        runs=get_runs(),
+        swept=get_swept_values(),
+        analysed=get_analysed_settings(),
+        code=get_script_code("plot_curves.py"),
     script:
         "../scripts/plot_curves.py"
 
@@ -78,8 +78,8 @@ rule plot_test_accuracy:
     conda:
         "../envs/analysis.yaml"
     params:
-        swept=swept_values(),
-        code=library_code("plot_test_accuracy.py"),
+        swept=get_swept_values(),
+        code=get_script_code("plot_test_accuracy.py"),
     script:
         "../scripts/plot_test_accuracy.py"
 
@@ -87,7 +87,7 @@ rule plot_test_accuracy:
 rule plot_fscore:
     input:
         summary="results/summary.csv",
-        metrics=run_files(f"{MODEL_DIR}/metrics.json", analysed_runs()),
+        metrics=get_run_files(f"{MODEL_DIR}/metrics.json", get_analysed_runs()),
     output:
         figure=report(
             "results/figures/fscore.png",
@@ -101,10 +101,10 @@ rule plot_fscore:
         "../envs/analysis.yaml"
     params:
         choice=config["analysis"]["dropout"],
-        analysed=analysed_settings(),
-        swept=swept_values()[analysed_settings()],
-        runs=analysed_runs(),
-        code=library_code("plot_fscore.py"),
+        analysed=get_analysed_settings(),
+        swept=get_swept_values()[get_analysed_settings()],
+        runs=get_analysed_runs(),
+        code=get_script_code("plot_fscore.py"),
     script:
         "../scripts/plot_fscore.py"
 
@@ -112,7 +112,7 @@ rule plot_fscore:
 rule plot_failures:
     input:
         summary="results/summary.csv",
-        predictions=run_files(f"{MODEL_DIR}/predictions.npz", analysed_runs()),
+        predictions=get_run_files(f"{MODEL_DIR}/predictions.npz", get_analysed_runs()),
         images="results/data/raw/t10k-images-idx3-ubyte",
     output:
         report(
@@ -127,9 +127,9 @@ rule plot_failures:
     params:
         choice=config["analysis"]["dropout"],
         digit=lambda wildcards: int(wildcards.digit),
-        analysed=analysed_settings(),
-        swept=swept_values()[analysed_settings()],
-        runs=analysed_runs(),
-        code=library_code("plot_failures.py"),
+        analysed=get_analysed_settings(),
+        swept=get_swept_values()[get_analysed_settings()],
+        runs=get_analysed_runs(),
+        code=get_script_code("plot_failures.py"),
     script:
         "../scripts/plot_failures.py"

@@ -10,24 +10,25 @@ rule download:
     conda:
         "../envs/analysis.yaml"
     params:
-        # Not the mirrors: where the bytes come from is not what they are (the
-        # checksum pins that), so changing data.mirrors reruns nothing. The
-        # script reads them from the config.
+        # Neither the mirrors nor the code: where and how the bytes come is not
+        # what they are (the checksum pins that), so changing data.mirrors or the
+        # download code reruns nothing. The script reads the mirrors from the config.
         sha256=lambda wildcards: config["data"]["sha256"][wildcards.name],
         attempts=4,
         timeout_seconds=60,
-        code=library_code("download.py"),
     script:
         "../scripts/download.py"
 
 
+# In a folder named by the checksums and the preprocessing code: a change of
+# either makes a new dataset, and the models trained on the old one keep it.
 rule preprocess:
     input:
-        **raw_idx_files(),
+        **get_raw_idx_files(),
     output:
         **DATASET,
     log:
-        "results/logs/preprocess.log",
+        "results/logs/preprocess/{dataset}.log",
     conda:
         "../envs/analysis.yaml"
     threads: 1
@@ -35,7 +36,5 @@ rule preprocess:
         mem_mb=2000,
         runtime=10,
         cpus_per_task=1,
-    params:
-        code=library_code("preprocess.py"),
     script:
         "../scripts/preprocess.py"

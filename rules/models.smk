@@ -1,13 +1,15 @@
 # One model per (settings, dropout, seed), trained and evaluated on the test
-# set, in results/models/SETTINGS/pP/seedS, SETTINGS naming what it was trained
-# with (one per combination of swept values): models of other settings are
-# kept, so going back to earlier settings trains nothing. By
-# default both happen in one job (train.evaluate_in_training_job: one process
-# start and model load less per model); otherwise in two.
+# set, in results/models/SETTINGS/pP/seedS, SETTINGS naming everything that can
+# change it (training settings, data, code; one per combination of swept
+# values): models of other settings or code are kept, so going back to them
+# trains nothing. By default both happen in one job
+# (train.evaluate_in_training_job: one process start and model load less per
+# model); otherwise in two.
 #
 # Execution settings (threads, steps_per_execution) change speed, not results:
 # they are not params, so changing them retrains nothing. The training scripts
-# read steps_per_execution from the config.
+# read steps_per_execution from the config. The dataset is ancient: its folder,
+# in the settings key, pins its content, whatever its file times.
 
 TRAIN_THREADS = config["train"]["threads"]
 
@@ -15,7 +17,7 @@ if config["train"]["evaluate_in_training_job"]:
 
     rule train_and_evaluate:
         input:
-            data=DATASET.values(),
+            data=ancient(get_dataset_files()),
         output:
             model=f"{MODEL_DIR}/model.keras",
             history=f"{MODEL_DIR}/history.csv",
@@ -34,9 +36,8 @@ if config["train"]["evaluate_in_training_job"]:
             runtime=75,
             cpus_per_task=TRAIN_THREADS,
         params:
-            train=lambda wildcards: settings_of(wildcards.settings)["train"],
+            settings=lambda wildcards: get_settings(wildcards.settings),
             forward_pass_tolerance=FORWARD_PASS_TOLERANCE,
-            code=library_code("train_and_evaluate.py"),
         script:
             "../scripts/train_and_evaluate.py"
 
@@ -44,7 +45,7 @@ else:
 
     rule train:
         input:
-            data=DATASET.values(),
+            data=ancient(get_dataset_files()),
         output:
             model=f"{MODEL_DIR}/model.keras",
             history=f"{MODEL_DIR}/history.csv",
@@ -61,14 +62,13 @@ else:
             runtime=60,
             cpus_per_task=TRAIN_THREADS,
         params:
-            train=lambda wildcards: settings_of(wildcards.settings)["train"],
-            code=library_code("train.py"),
+            settings=lambda wildcards: get_settings(wildcards.settings),
         script:
             "../scripts/train.py"
 
     rule evaluate:
         input:
-            data=DATASET.values(),
+            data=ancient(get_dataset_files()),
             model=f"{MODEL_DIR}/model.keras",
             info=f"{MODEL_DIR}/train_info.json",
         output:
@@ -86,14 +86,14 @@ else:
             runtime=15,
             cpus_per_task=TRAIN_THREADS,
         params:
-            backend=lambda wildcards: settings_of(wildcards.settings)["train"]["backend"],
+            backend=lambda wildcards: get_settings(wildcards.settings)["train"]["backend"],
             forward_pass_tolerance=FORWARD_PASS_TOLERANCE,
-            code=library_code("evaluate.py"),
         script:
             "../scripts/evaluate.py"
 
 
-# What the models of a settings folder were trained with, in readable YAML.
+# What the models of a settings folder were trained with, in readable YAML:
+# the training settings, the data and the code files with their digests.
 rule describe_settings:
     output:
         report(
@@ -105,7 +105,8 @@ rule describe_settings:
     log:
         "results/logs/describe_settings/{settings}.log",
     params:
-        settings=lambda wildcards: settings_of(wildcards.settings),
+        settings=lambda wildcards: get_settings(wildcards.settings),
     run:
-        with open(output[0], "w") as stream:
-            yaml.safe_dump(params.settings, stream, sort_keys=False)
+        write_yaml(output[0], params.settings)
+        with open(log[0], "w") as stream:
+            print(f"wrote {output[0]}", file=stream)

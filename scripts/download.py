@@ -1,6 +1,6 @@
 """Rule `download`: one IDX file from the first mirror that has it, verified."""
 
-from mnist_dropout.data import fetch_verified
+from mnist_dropout.mirrors import fetch_verified
 from mnist_dropout.jobs import log_to
 
 with log_to(snakemake.log[0]):

@@ -1,7 +1,7 @@
 """Rule `evaluate`: test metrics of one model, checked against a NumPy forward pass."""
 
 from mnist_dropout.backend import configure_backend, select_backend
-from mnist_dropout.data import load_dataset
+from mnist_dropout.dataset import load_dataset
 from mnist_dropout.jobs import log_to
 from mnist_dropout.files import read_json
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from mnist_dropout.figures import plot_failures
 from mnist_dropout.metrics import failure_indices
-from mnist_dropout.data import load_idx
+from mnist_dropout.idx import load_idx
 from mnist_dropout.files import read_csv
 from mnist_dropout.tables import combination_label, seeds_of, select_dropout
 from mnist_dropout.jobs import log_to

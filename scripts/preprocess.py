@@ -2,7 +2,8 @@
 
 import os
 
-from mnist_dropout.data import check_images_labels, load_idx, preprocess, save_dataset
+from mnist_dropout.dataset import preprocess, save_dataset
+from mnist_dropout.idx import check_images_labels, load_idx
 from mnist_dropout.jobs import log_to
 
 with log_to(snakemake.log[0]):

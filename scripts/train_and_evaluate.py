@@ -2,11 +2,13 @@
 then evaluated in the same process."""
 
 from mnist_dropout.backend import configure_backend, select_backend
-from mnist_dropout.data import load_dataset
+from mnist_dropout.dataset import load_dataset
 from mnist_dropout.jobs import log_to
+from mnist_dropout.provenance import code_version
 
 with log_to(snakemake.log[0]):
-    train, seed = snakemake.params.train, int(snakemake.wildcards.seed)
+    settings, seed = snakemake.params.settings, int(snakemake.wildcards.seed)
+    train = settings["train"]
     cpus = select_backend(train["backend"], snakemake.threads)
     # Keras is imported only now: after the backend is chosen and logging redirected.
     from mnist_dropout.evaluation import evaluate_model
@@ -14,6 +16,7 @@ with log_to(snakemake.log[0]):
 
     data = load_dataset(snakemake.input.data, splits=["train", "test"])
     environment = configure_backend(snakemake.threads, seed, cpus)
+    environment["code"] = {"digest": settings["code"]["digest"], **code_version(snakemake.scriptdir)}
     model = train_and_save(
         data,
         snakemake.wildcards.dropout,

@@ -9,14 +9,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mnist_dropout.paths import DATASET
+
 REPO = Path(__file__).resolve().parents[1]
 SUBSET = REPO / "tests" / "data" / "mnist-subset"
 CONFIGS = REPO / "tests" / "config"
 
 
-def snakemake(workdir, *args, configs=(), check=True, timeout=900):
-    """Run the workflow with results under `workdir`; config overlays in order."""
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir)]
+def snakemake(workdir, *args, configs=(), check=True, timeout=900, workflow=REPO):
+    """Run the workflow in the folder `workflow` with results under `workdir`;
+    config overlays in order."""
+    command = [sys.executable, "-m", "snakemake", "-s", str(workflow / "Snakefile"), "--directory", str(workdir)]
     if configs:
         command += ["--configfile", *map(str, configs)]
     result = subprocess.run(command + list(args), capture_output=True, text=True, timeout=timeout)
@@ -25,9 +28,9 @@ def snakemake(workdir, *args, configs=(), check=True, timeout=900):
     return result
 
 
-def planned_jobs(workdir, configs=(), *args):
+def planned_jobs(workdir, configs=(), *args, workflow=REPO):
     """{rule: count} of the jobs a dry run would execute."""
-    result = snakemake(workdir, "--dry-run", *args, configs=configs)
+    result = snakemake(workdir, "--dry-run", *args, configs=configs, workflow=workflow)
     output = result.stdout + result.stderr
     if "Nothing to be done" in output:
         return {}
@@ -37,6 +40,12 @@ def planned_jobs(workdir, configs=(), *args):
         for rule, count in re.findall(r"^(\w+)\s+(\d+)\s*$", block, flags=re.MULTILINE)
         if rule != "total"
     }
+
+
+def dataset_files(workdir):
+    """{array name: path} of the one preprocessed dataset under `workdir`."""
+    (folder,) = (workdir / "results" / "data" / "mnist").iterdir()
+    return {name: workdir / path.format(dataset=folder.name) for name, path in DATASET.items()}
 
 
 def write_yaml(path, data):

@@ -13,7 +13,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from mnist_dropout.data import IDX_FILES, load_idx
+from mnist_dropout.idx import IDX_FILES, load_idx
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,9 +1,16 @@
-"""Malformed configs: each stops `snakemake` before any job, with one line
-naming the key and what is allowed, and leaves results/ untouched."""
+"""Malformed configs: each is refused with one line naming the key and what is
+allowed (mnist_dropout.settings.check_config); `snakemake` stops with that line
+before any job, leaving results/ untouched."""
+
+import copy
 
 import pytest
+import yaml
 
-from conftest import snakemake, write_yaml
+from conftest import REPO, snakemake, write_yaml
+from mnist_dropout.settings import ConfigError, check_config, load_config, merge
+
+BASE = yaml.safe_load((REPO / "config.yaml").read_text())
 
 GOOD_SHA = "0" * 64
 CASES = {
@@ -33,13 +40,13 @@ CASES = {
     "hidden_units_zero": ({"train": {"hidden_units": [512, 0]}}, "train.hidden_units[1]", "positive integer"),
     "early_stopping_bad_monitor": (
         {"train": {"early_stopping": {"monitor": "val_los", "patience": 2}}},
-        "train.early_stopping",
-        "val_loss|",
+        "train.early_stopping.monitor",
+        "one of val_loss, val_accuracy, loss, accuracy",
     ),
     "early_stopping_negative_patience": (
         {"train": {"early_stopping": {"monitor": "val_loss", "patience": -1}}},
-        "train.early_stopping",
-        "patience",
+        "train.early_stopping.patience",
+        "an integer >= 0",
     ),
     "threads_zero": ({"train": {"threads": 0}}, "train.threads", "integer >= 1"),
     "backend_unknown": ({"train": {"backend": "torch"}}, "train.backend", "the Keras backend, jax or tensorflow"),
@@ -90,8 +97,8 @@ CASES = {
     ),
     "sweep_refused_monitor": (
         {"sweep": {"early_stopping": [None, {"monitor": "val_los", "patience": 2}]}},
-        "sweep.early_stopping[1]",
-        "val_loss|",
+        "sweep.early_stopping[1].monitor",
+        "one of val_loss, val_accuracy, loss, accuracy",
     ),
     "sweep_float_epochs": ({"sweep": {"epochs": [5, 10.0]}}, "sweep.epochs[1]", "positive integer"),
     "sweep_nan": ({"sweep": {"learning_rate": [0.001, float("nan")]}}, "sweep.learning_rate[1]", "not a finite"),
@@ -109,15 +116,34 @@ CASES = {
 
 
 @pytest.mark.parametrize("change, key, allowed", CASES.values(), ids=CASES.keys())
-def test_bad_config_fails_before_any_job(tmp_path, change, key, allowed):
+def test_bad_config_is_refused_in_one_line(change, key, allowed):
+    with pytest.raises(ConfigError) as refused:
+        check_config(merge(copy.deepcopy(BASE), change))
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith(f"Invalid config: {key}: ") and allowed in message, message
+
+
+def test_defaults_are_filled_in():
+    config = load_config()
+    assert config["train"]["backend"] == "jax" and config["train"]["threads"] == 1
+    assert config["train"]["steps_per_execution"] == 32 and config["sweep"] == {}
+    # An overlay replaces lists and merges mappings, as Snakemake's --configfile.
+    merged = merge(BASE, {"dropout": [0.5], "train": {"epochs": 3}})
+    assert merged["dropout"] == [0.5] and merged["train"]["epochs"] == 3 and merged["train"]["batch_size"] == 128
+
+
+@pytest.mark.parametrize(
+    "change, key", [(CASES["epochs_float"][0], "train.epochs"), (CASES["sweep_empty"][0], "sweep")]
+)
+def test_bad_config_stops_snakemake_before_any_job(tmp_path, change, key):
     kept = tmp_path / "results" / "summary.csv"
     kept.parent.mkdir()
     kept.write_text("earlier results\n")
     result = snakemake(tmp_path, "--cores", "1", configs=[write_yaml(tmp_path / "bad.yaml", change)], check=False)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.startswith("Invalid config:")]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"Invalid config: {key}: ") and allowed in lines[0], lines[0]
+    assert len(lines) == 1 and lines[0].startswith(f"Invalid config: {key}"), result.stderr
     assert "Select jobs to execute" not in result.stderr
     assert [p.relative_to(tmp_path).as_posix() for p in (tmp_path / "results").rglob("*")] == ["results/summary.csv"]
     assert kept.read_text() == "earlier results\n"

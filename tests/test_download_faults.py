@@ -7,10 +7,10 @@ import socket
 import numpy as np
 import pytest
 
-from conftest import CONFIGS, SUBSET, snakemake, write_yaml
+from conftest import CONFIGS, SUBSET, dataset_files, snakemake, write_yaml
 from faulty_server import FaultyMirror
-from mnist_dropout.data import IDX_FILES, DownloadError, fetch_verified
-from mnist_dropout.paths import DATASET
+from mnist_dropout.idx import IDX_FILES
+from mnist_dropout.mirrors import DownloadError, fetch_verified
 
 CONTENT = bytes([0, 0, 8, 1, 0, 0, 0, 10]) + bytes(range(10))
 SHA = hashlib.sha256(CONTENT).hexdigest()
@@ -127,6 +127,6 @@ def test_workflow_downloads_through_http_and_falls_back(tmp_path):
         mirrors = write_yaml(
             tmp_path / "http.yaml", {"data": {"mirrors": [f"{server.url}/wrong/", f"{server.url}/flaky/"]}}
         )
-        snakemake(tmp_path, "--cores", "2", *DATASET.values(), configs=[CONFIGS / "subset_sha256.yaml", mirrors])
-    data = {name: np.load(tmp_path / path) for name, path in DATASET.items()}
+        snakemake(tmp_path, "--cores", "2", "--until", "preprocess", configs=[CONFIGS / "subset_sha256.yaml", mirrors])
+    data = {name: np.load(path) for name, path in dataset_files(tmp_path).items()}
     assert data["x_train"].shape == (2000, 784) and data["y_test"].shape == (500,)

@@ -5,18 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_dropout.data import (
-    DownloadError,
-    IdxError,
-    check_images_labels,
-    fetch_verified,
-    load_dataset,
-    load_idx,
-    parse_idx,
-    preprocess,
-    save_dataset,
-    source_location,
-)
+from mnist_dropout.dataset import load_dataset, preprocess, save_dataset
+from mnist_dropout.idx import IdxError, check_images_labels, load_idx, parse_idx
+from mnist_dropout.mirrors import DownloadError, fetch_verified, source_location
 from mnist_dropout.jobs import InputError
 from mnist_dropout.model import TENSORFLOW_ALIGNMENT
 from conftest import SUBSET

@@ -10,7 +10,8 @@ keras = pytest.importorskip("keras")
 
 from conftest import REPO, SUBSET  # noqa: E402
 from mnist_dropout.metrics import forward_pass  # noqa: E402
-from mnist_dropout.data import load_dataset, load_idx, preprocess, save_dataset  # noqa: E402
+from mnist_dropout.dataset import load_dataset, preprocess, save_dataset  # noqa: E402
+from mnist_dropout.idx import load_idx  # noqa: E402
 from mnist_dropout.model import build_model, dense_weights, in_place, split_validation, train_model  # noqa: E402
 from mnist_dropout.evaluation import evaluate_model  # noqa: E402
 from mnist_dropout.jobs import NotFiniteError  # noqa: E402
@@ -119,7 +120,8 @@ TRAIN_TWICE = """
 import hashlib, sys
 from mnist_dropout.backend import configure_backend, select_backend
 cpus = select_backend({backend!r}, threads=1)
-from mnist_dropout.data import load_idx, preprocess
+from mnist_dropout.dataset import preprocess
+from mnist_dropout.idx import load_idx
 from mnist_dropout.model import build_model, dense_weights, train_model
 configure_backend(threads=1, seed=7, cpus=cpus)
 x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
@@ -158,7 +160,8 @@ from mnist_dropout.backend import configure_backend, select_backend
 cpus = select_backend("jax", threads=1)
 import keras
 from mnist_dropout import model as model_module
-from mnist_dropout.data import load_idx, preprocess
+from mnist_dropout.dataset import preprocess
+from mnist_dropout.idx import load_idx
 from mnist_dropout.model import RuntimeRateDropout, build_model, dense_weights, train_model
 x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
 for p in (0.1, 0.3, 0.7, 0.123456789):
@@ -193,7 +196,8 @@ def test_jax_dropout_layer_computes_the_bits_of_keras_dropout(tmp_path):
 TRAIN_ONE = """
 from mnist_dropout.backend import configure_backend, select_backend
 cpus = select_backend("jax", threads=1)
-from mnist_dropout.data import load_idx, preprocess
+from mnist_dropout.dataset import preprocess
+from mnist_dropout.idx import load_idx
 from mnist_dropout.model import build_model, train_model
 configure_backend(threads=1, seed=0, cpus=cpus)
 x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
@@ -219,7 +223,8 @@ import json, sys
 import numpy as np
 from mnist_dropout.backend import configure_backend, select_backend
 cpus = select_backend({backend!r}, threads=1)
-from mnist_dropout.data import load_dataset, load_idx, preprocess, save_dataset
+from mnist_dropout.dataset import load_dataset, preprocess, save_dataset
+from mnist_dropout.idx import load_idx
 from mnist_dropout.model import TENSORFLOW_ALIGNMENT, build_model, train_model
 
 served = []

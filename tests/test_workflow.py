@@ -1,23 +1,27 @@
 """End to end: the real workflow through `snakemake` on the shipped MNIST subset
 (2,000 training and 500 test images), then what a config change reruns."""
 
+import ast
 import base64
+import contextlib
 import csv
 import hashlib
 import json
 import re
 import shutil
 import subprocess
-import sys
+import zipfile
 
 import numpy as np
 import pytest
 import yaml
 
-from conftest import CONFIGS, REPO, SUBSET, planned_jobs, snakemake, write_yaml
+from conftest import CONFIGS, REPO, SUBSET, dataset_files, planned_jobs, snakemake, write_yaml
 from mnist_dropout.metrics import failure_indices
-from mnist_dropout.paths import DATASET, figure_paths
-from mnist_dropout.runs import list_runs
+from mnist_dropout.paths import figure_paths
+from mnist_dropout import runs
+from mnist_dropout.runs import current_runs, list_runs
+from mnist_dropout.settings import load_config
 
 DROPOUTS = [0.0, 0.3, 0.5]
 
@@ -48,7 +52,7 @@ def test_downloads_are_the_verified_subset(run):
     expected = yaml.safe_load((CONFIGS / "subset_sha256.yaml").read_text())["data"]["sha256"]
     for name, digest in expected.items():
         assert hashlib.sha256((workdir / "results" / "data" / "raw" / name).read_bytes()).hexdigest() == digest
-    data = {name: np.load(workdir / path, allow_pickle=False) for name, path in DATASET.items()}
+    data = {name: np.load(path, allow_pickle=False) for name, path in dataset_files(workdir).items()}
     assert data["x_train"].shape == (2000, 784) and data["x_train"].dtype == np.float32
     assert data["x_test"].shape == (500, 784) and 0 <= data["x_test"].min() and data["x_test"].max() == 1
     assert data["y_train"].shape == (2000,) and sorted(set(data["y_test"].tolist())) == list(range(10))
@@ -128,8 +132,7 @@ def test_tensorflow_backend_then_evaluation_in_jobs_of_its_own(tmp_path, subset_
         assert environment["backend"] == "tensorflow" and environment["tensorflow"] == "2.21.0"
         assert environment["intra_op_threads"] == environment["inter_op_threads"] == 1
         assert environment["tensor_float_32"] is False and "onednn_opts" in environment
-        # The workflow's allocator settings reached the job.
-        assert environment["glibc_tunables"].startswith("glibc.malloc.mmap_threshold=")
+        assert environment["machine"]["cpu"]["model"] and "python" in environment["machine"]
         assert metrics["numpy_forward_max_abs_difference"] < 1e-4
         assert np.trace(metrics["confusion_matrix"]) / 500 == pytest.approx(metrics["test_accuracy"], abs=1e-6)
         assert len(predictions["y_pred"]) == 500
@@ -229,6 +232,22 @@ def test_config_change_reruns_exactly_what_it_affects(run, tmp_path, change, exp
     assert planned_jobs(workdir, configs + [write_yaml(tmp_path / "change.yaml", change)]) == expected
 
 
+def test_downloading_again_retrains_nothing(run, tmp_path):
+    source, configs = run
+    workdir = tmp_path / "copy"
+    shutil.copytree(source, workdir)
+    raw = sorted((workdir / "results" / "data" / "raw").iterdir())
+    for path in raw:
+        path.unlink()
+    # Nothing needs them until something reads them again.
+    assert planned_jobs(workdir, configs) == {}
+    snakemake(workdir, "--cores", "1", *(path.relative_to(workdir) for path in raw), configs=configs)
+    # The same bytes, newer: the dataset is rebuilt in its folder; the models,
+    # trained on that folder's content, are not (nor the failure figure:
+    # Snakemake sees the test images' checksum unchanged).
+    assert planned_jobs(workdir, configs) == {"preprocess": 1}
+
+
 def test_settings_revisited_train_nothing_and_give_the_same_results(run, tmp_path):
     source, configs = run
     workdir = tmp_path / "copy"
@@ -249,19 +268,42 @@ def test_settings_revisited_train_nothing_and_give_the_same_results(run, tmp_pat
     snakemake(workdir, "--cores", "2", configs=configs)
     for path in ["results/summary.csv", "results/summary.md", *figure_paths(8)]:
         assert (workdir / path).read_bytes() == (source / path).read_bytes(), path
-    # Listing what is kept: both settings, with the setting in which they differ.
+    # Listing what is kept: both settings, with the setting in which they differ,
+    # the code version, and which the current config and code use; a folder left
+    # by a job killed before writing anything, and one of a settings folder
+    # interrupted before its settings.yaml, listed too.
     (model_dir(workdir, 0.5) / "metrics.json").unlink()
-    kept = list_runs(workdir / "results")
-    assert [(row["settings"], row["learning_rate"], row["dropout"], row["status"]) for row in kept] == sorted(
-        (key, rate, p, "trained" if (key, p) == (first, 0.5) else "evaluated")
-        for key, rate in ((first, 0.001), (second, 0.0005))
-        for p in DROPOUTS
+    models = workdir / "results" / "models"
+    (models / second / "p0.7" / "seed0").mkdir(parents=True)
+    shutil.copytree(models / first / "p0.0" / "seed0", models / "0123456789ab" / "p0.0" / "seed0")
+    kept = list_runs(workdir / "results", current_runs(load_config(configs)))
+    expected = [
+        (key, rate, p, status, key == first)
+        for key, rate, ps in (
+            ("0123456789ab", 0.001, [0.0]),
+            (first, 0.001, DROPOUTS),
+            (second, 0.0005, DROPOUTS + [0.7]),
+        )
+        for p in ps
+        for status in ["incomplete" if p == 0.7 else "trained" if (key, p) == (first, 0.5) else "evaluated"]
+    ]
+    assert [(r["settings"], r["learning_rate"], r["dropout"], r["status"], r["current"]) for r in kept] == sorted(
+        expected
     )
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert {row["code"].split()[0] for row in kept if row["status"] != "incomplete"} == {commit[:12]}
     accuracies = {float(row["dropout"]): float(row["test_accuracy"]) for row in read_summary(source)}
     assert {row["dropout"]: row["test_accuracy"] for row in kept if row["settings"] == first} == {
         **accuracies,
         0.5: None,
     }
+    # Pruning deletes nothing unless confirmed, then exactly the models not in use.
+    before = sorted(models.rglob("*"))
+    runs.main(["--results", str(workdir / "results"), "--configfile", *map(str, configs), "--prune"])
+    assert sorted(models.rglob("*")) == before
+    runs.main(["--results", str(workdir / "results"), "--configfile", *map(str, configs), "--prune", "--yes"])
+    assert sorted(path.name for path in models.iterdir()) == [first]
+    assert [path for path in before if first in path.parts] == sorted(models.rglob("*"))
 
 
 def test_a_grid_trains_exactly_its_new_cells(run, tmp_path):
@@ -330,52 +372,130 @@ def test_failure_digit_change_redraws_without_training(run, tmp_path):
     assert {path: path.stat().st_mtime_ns for path in models} == before
 
 
-# The library modules each job runs: editing one reruns exactly those jobs.
-CODE_CHANGES = {
-    "figures.py": {rule: 1 for rule in DOWNSTREAM if rule != "aggregate"},
-    # The summary's logic, apart from the file I/O that training also runs.
-    "tables.py": retrained(0),
-    "files.py": retrained(3),
-    "evaluation.py": retrained(3),
-    "data.py": {"download": 4, "preprocess": 1, **retrained(3)},
-}
-
-
 @pytest.fixture(scope="module")
 def workflow_copy(tmp_path_factory):
-    """A copy of the workflow's code, to edit."""
+    """A second checkout of the workflow (not a git one), to edit: it shares the
+    test's Python environment, where the package is installed from the first."""
     copy = tmp_path_factory.mktemp("code")
     for name in ("Snakefile", "config.yaml", "rules", "scripts", "schemas", "report", "profiles", "envs"):
         (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(REPO / name, copy / name)
     return copy
 
 
-def planned_with_code(copy, workdir, configs):
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(copy / "Snakefile"), "--directory", str(workdir), "--dry-run"]
-        + ["--configfile", *map(str, configs)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    if "Nothing to be done" in result.stdout + result.stderr:
-        return {}
-    block = (result.stdout + result.stderr).split("Job stats:", 1)[1]
-    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)\s*$", block, flags=re.MULTILINE) if rule != "total"}
+@contextlib.contextmanager
+def edited(path, old, new):
+    """`path` with `old` replaced by `new` (appended if `old` is empty), restored after."""
+    original = path.read_text()
+    assert old in original
+    path.write_text(original.replace(old, new, 1) if old else original + new)
+    try:
+        yield
+    finally:
+        path.write_text(original)
+
+
+def test_comment_docstring_and_layout_edits_of_every_module_plan_no_job(run, workflow_copy):
+    workdir, configs = run
+    assert planned_jobs(workdir, configs, workflow=workflow_copy) == {}
+    scripts = workflow_copy / "scripts"
+    originals = {path: path.read_text() for path in [*scripts.glob("*.py"), *scripts.glob("mnist_dropout/*.py")]}
+    try:
+        for path, source in originals.items():
+            # Reformatted (ast.unparse lays it out anew, dropping comments),
+            # docstrings reworded, a comment added.
+            tree = ast.parse(source)
+            for node in ast.walk(tree):
+                body = getattr(node, "body", None)
+                if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+                    if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                        body[0].value.value = "Reworded. " + body[0].value.value
+            path.write_text("# edited\n" + ast.unparse(tree) + "\n")
+        assert planned_jobs(workdir, configs, workflow=workflow_copy) == {}
+    finally:
+        for path, source in originals.items():
+            path.write_text(source)
+
+
+# What an edit of what the code does reruns. A model's folder is named by the
+# code that trains and evaluates it, and the dataset's by the preprocessing code:
+# such edits train new models into new folders.
+NEW_MODELS = {"describe_settings": 1, **retrained(3)}
+CODE_CHANGES = {
+    "mnist_dropout/figures.py": {rule: 1 for rule in DOWNSTREAM if rule != "aggregate"},
+    "mnist_dropout/tables.py": retrained(0),
+    "plot_fscore.py": {"plot_fscore": 1, "all": 1},
+    "mnist_dropout/model.py": NEW_MODELS,
+    "mnist_dropout/files.py": NEW_MODELS,
+    "mnist_dropout/evaluation.py": NEW_MODELS,
+    "evaluate.py": NEW_MODELS,
+    "mnist_dropout/dataset.py": {"preprocess": 1, **NEW_MODELS},
+    "mnist_dropout/idx.py": {"preprocess": 1, **NEW_MODELS},
+    # The checksums pin what is downloaded: its code changes nothing.
+    "mnist_dropout/mirrors.py": {},
+    "download.py": {},
+    "mnist_dropout/runs.py": {},
+}
 
 
 @pytest.mark.parametrize("module", CODE_CHANGES)
-def test_editing_library_code_reruns_exactly_the_jobs_that_run_it(run, workflow_copy, module):
+def test_editing_what_code_does_reruns_exactly_the_jobs_that_run_it(run, workflow_copy, module):
     workdir, configs = run
-    assert planned_with_code(workflow_copy, workdir, configs) == {}
-    path = workflow_copy / "scripts" / "mnist_dropout" / module
-    original = path.read_text()
-    path.write_text(original + "\n# edited\n")
-    try:
-        assert planned_with_code(workflow_copy, workdir, configs) == CODE_CHANGES[module]
-    finally:
-        path.write_text(original)
+    with edited(workflow_copy / "scripts" / module, "", "\nEDITED_BY_THE_TEST = True\n"):
+        assert planned_jobs(workdir, configs, workflow=workflow_copy) == CODE_CHANGES[module]
+
+
+def test_a_code_edit_trains_into_a_new_folder_with_the_checkouts_own_code(run, workflow_copy, tmp_path):
+    source, configs = run
+    workdir = tmp_path / "copy"
+    shutil.copytree(source, workdir)
+    first = settings_of(workdir)
+    models = workdir / "results" / "models"
+    kept = {path: path.read_bytes() for path in models.rglob("*") if path.is_file()}
+    name = "keras.Sequential([keras.Input(shape=(input_dim,))]"
+    with edited(workflow_copy / "scripts" / "mnist_dropout" / "model.py", name, name + ', name="edited_mlp"'):
+        assert planned_jobs(workdir, configs, workflow=workflow_copy) == NEW_MODELS
+        snakemake(workdir, "--cores", "2", configs=configs, workflow=workflow_copy)
+    second = settings_of(workdir)
+    assert second != first
+    # The old models keep their bytes; the new ones were made by this checkout's
+    # code, though the environment's package is the first checkout's.
+    assert {path: path.read_bytes() for path in kept} == kept
+    for p in DROPOUTS:
+        for folder, made_here in ((model_dir(workdir, p), True), (model_dir(source, p), False)):
+            with zipfile.ZipFile(folder / "model.keras") as archive:
+                assert ("edited_mlp" in archive.read("config.json").decode()) == made_here, folder
+            code = json.loads((folder / "train_info.json").read_text())["environment"]["code"]
+            if made_here:
+                assert code == {"digest": code["digest"], "git_commit": "not a git checkout"}
+            else:
+                assert re.fullmatch(r"[0-9a-f]{40}", code["git_commit"]) and isinstance(
+                    code["uncommitted_changes"], bool
+                )
+    described = {key: yaml.safe_load((models / key / "settings.yaml").read_text()) for key in (first, second)}
+    assert described[first]["train"] == described[second]["train"]
+    differing = {
+        name
+        for name, digest in described[first]["code"]["files"].items()
+        if digest != described[second]["code"]["files"][name]
+    }
+    assert differing == {"mnist_dropout/model.py"}
+    # The edit undone: the first models again, no training.
+    assert planned_jobs(workdir, configs, workflow=workflow_copy) == retrained(0)
+    snakemake(workdir, "--cores", "2", configs=configs, workflow=workflow_copy)
+    assert settings_of(workdir) == first
+    for path in ["results/summary.csv", *figure_paths(8)]:
+        assert (workdir / path).read_bytes() == (source / path).read_bytes(), path
+
+
+def test_an_import_the_code_digest_cannot_follow_stops_the_run(run, workflow_copy):
+    workdir, configs = run
+    script = workflow_copy / "scripts" / "plot_fscore.py"
+    with edited(script, "import numpy as np\n", "import numpy as np\nimport mnist_dropout\n"):
+        result = snakemake(workdir, "--dry-run", configs=configs, workflow=workflow_copy, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    (line,) = [line for line in output.splitlines() if "Cannot tell what code a job runs" in line]
+    assert f"{script}:" in line and "`import mnist_dropout`: import the modules of mnist_dropout by name" in line
 
 
 def test_a_diverged_model_fails_naming_it_and_nothing_runs_on_it(tmp_path, subset_configs):
@@ -421,14 +541,14 @@ def test_one_failed_model_does_not_stop_the_others(run, tmp_path):
     "damaged, message",
     [
         ("results/models/{settings}/p0.3/seed0/model.keras", "p0.3/seed0/model.keras: cannot load the model"),
-        ("results/data/mnist/x_test.npy", "results/data/mnist/x_test.npy: damaged or not a preprocessed MNIST array"),
+        ("results/data/mnist/*/x_test.npy", "/x_test.npy: damaged or not a preprocessed MNIST array"),
     ],
 )
 def test_damaged_intermediate_file_is_named(run, tmp_path, damaged, message):
     source, configs = run
     workdir = tmp_path / "copy"
     shutil.copytree(source, workdir, ignore=shutil.ignore_patterns("figures", "benchmarks"))
-    path = workdir / damaged.format(settings=settings_of(workdir))
+    (path,) = workdir.glob(damaged.format(settings=settings_of(workdir)))
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
     result = evaluate_again(workdir, configs, tmp_path, model_dir(workdir, 0.3).relative_to(workdir) / "metrics.json")
     assert result.returncode != 0

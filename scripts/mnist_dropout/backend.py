@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from .jobs import InputError
+from .provenance import machine
 
 BACKENDS = ("tensorflow", "jax")
 # Compiled XLA programs, shared by the jobs of a working directory: weight
@@ -113,7 +114,7 @@ def configure_backend(threads, seed, cpus=None):
         "backend": keras.backend.backend(),
         "keras": keras.__version__,
         "threads": threads,
-        "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
+        "machine": machine(),
     }
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import secrets
 import sys
 
 
@@ -37,13 +38,15 @@ def log_to(log_path):
 def atomic_output(path):
     """Yield a temporary path beside `path`, renamed to `path` only on success,
     so an interrupted job never leaves a truncated file under the real name.
-    The temporary name is fixed per output (only one job writes an output at a
-    time): what a killed job left is overwritten and renamed by its rerun."""
+    The temporary name is unique to this writer: two writers of one output (a
+    cluster retry while the first attempt still runs, a run with --nolock)
+    never write into or publish each other's file."""
     path = os.fspath(path)
     directory, name = os.path.split(path)
     stem, extension = os.path.splitext(name)
     # Keep the extension: numpy and Keras choose the format by it.
-    temporary = os.path.join(directory, f".{stem}.tmp{extension}")
+    # Not created here (the writer creates it, with the usual permissions).
+    temporary = os.path.join(directory, f".{stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{extension}")
     try:
         yield temporary
         os.replace(temporary, path)

@@ -1,20 +1,39 @@
-"""Every model kept under results/: its settings, status and test accuracy.
+"""Every model kept under results/: its settings, code version, status, test
+accuracy, and whether the current config and code use it; and removing those
+they do not.
 
-    python -m mnist_dropout.runs [RESULTS_DIR]
+    python -m mnist_dropout.runs [--configfile my.yaml ...] [--results results] [--prune [--yes]]
 
-Prints one Markdown table row per model folder, with the training settings in
-which the settings folders differ (all of them when there is only one)."""
+Run in the workflow's folder, with the --configfile overlays of the run it
+should compare with. Prints one Markdown table row per model folder (an
+interrupted one included), with the training settings in which the settings
+folders differ. --prune lists the model folders the current config and code do
+not use and deletes them once confirmed (--yes confirms without asking)."""
 
+import argparse
 import json
+import re
+import shutil
 import sys
 from pathlib import Path
 
 import yaml
 
+from .paths import MODEL_DIR, SETTINGS_FILE
+from .settings import ConfigError, dropout_label, load_config, runs, settings_grid, workflow_code
+from .tables import markdown_table, setting_text
+
 STATUSES = {
     "evaluated": ("model.keras", "history.csv", "train_info.json", "metrics.json", "predictions.npz"),
     "trained": ("model.keras", "history.csv", "train_info.json"),
 }
+# A model folder's path as MODEL_DIR spells it, its fields as named groups.
+MODEL_DIR_PATTERN = re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(MODEL_DIR)) + "$")
+
+
+def _path(results_dir, pattern, **fields):
+    """`pattern` (a path under results/, of mnist_dropout.paths) under `results_dir`."""
+    return Path(results_dir) / pattern.format(**fields).removeprefix("results/")
 
 
 def model_status(model_dir):
@@ -23,43 +42,141 @@ def model_status(model_dir):
     return next((status for status, names in STATUSES.items() if present.issuperset(names)), "incomplete")
 
 
-def list_runs(results_dir):
-    """[{settings, the differing training settings..., dropout, seed, status,
-    test_accuracy}] of every model folder under `results_dir`/models."""
-    folders = sorted(path.parent for path in Path(results_dir, "models").glob("*/settings.yaml"))
-    trained_with = {folder.name: yaml.safe_load((folder / "settings.yaml").read_text())["train"] for folder in folders}
+def _read(path, load):
+    try:
+        return load(path.read_text())
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+
+
+def model_dirs(results_dir):
+    """[(model folder, {settings, dropout, seed})] of every model folder under
+    `results_dir`, those of interrupted runs included, in a fixed order."""
+    found = []
+    for path in Path(results_dir).glob(MODEL_DIR.removeprefix("results/").format(settings="*", dropout="*", seed="*")):
+        match = MODEL_DIR_PATTERN.search("results/" + path.relative_to(results_dir).as_posix())
+        if path.is_dir() and match:
+            fields = {"settings": match["settings"], "dropout": float(match["dropout"]), "seed": int(match["seed"])}
+            found.append((path, fields))
+    return sorted(found, key=lambda item: (item[1]["settings"], item[1]["dropout"], item[1]["seed"]))
+
+
+def code_version_text(environment):
+    """ "COMMIT" (12 digits), with "+ changes" if the checkout had uncommitted ones."""
+    code = (environment or {}).get("code")
+    if not code:
+        return "unknown"
+    commit = code["git_commit"]
+    if commit == "not a git checkout":
+        return commit
+    return commit[:12] + (" + changes" if code.get("uncommitted_changes") else "")
+
+
+def list_runs(results_dir, current=None):
+    """[{settings, the differing training settings..., dropout, seed, code,
+    status, test_accuracy, current}] of every model folder under `results_dir`;
+    `current` is the set of (settings, dropout, seed) the config and code use."""
+    folders = model_dirs(results_dir)
+    trained_with = {}
+    for model_dir, fields in folders:
+        described = _read(_path(results_dir, SETTINGS_FILE, **fields), yaml.safe_load)
+        info = _read(model_dir / "train_info.json", json.loads)
+        train = (described or {}).get("train") or (info or {}).get("train")
+        if train is not None:
+            trained_with.setdefault(fields["settings"], train)
     keys = sorted({key for train in trained_with.values() for key in train})
     varying = [k for k in keys if len({json.dumps(t.get(k)) for t in trained_with.values()}) > 1] or keys
     rows = []
-    for folder in folders:
-        for model_dir in sorted(folder.glob("p*/seed*"), key=lambda d: (float(d.parent.name[1:]), int(d.name[4:]))):
-            status = model_status(model_dir)
-            metrics = json.loads((model_dir / "metrics.json").read_text()) if status == "evaluated" else {}
-            rows.append(
-                {
-                    "settings": folder.name,
-                    **{key: trained_with[folder.name].get(key) for key in varying},
-                    "dropout": float(model_dir.parent.name[1:]),
-                    "seed": int(model_dir.name[4:]),
-                    "status": status,
-                    "test_accuracy": metrics.get("test_accuracy"),
-                }
-            )
+    for model_dir, fields in folders:
+        status = model_status(model_dir)
+        info = _read(model_dir / "train_info.json", json.loads) or {}
+        metrics = _read(model_dir / "metrics.json", json.loads) or {}
+        train = trained_with.get(fields["settings"], {})
+        rows.append(
+            {
+                "settings": fields["settings"],
+                **{key: train.get(key) for key in varying},
+                "dropout": fields["dropout"],
+                "seed": fields["seed"],
+                "code": code_version_text(info.get("environment")),
+                "status": status,
+                "test_accuracy": metrics.get("test_accuracy"),
+                "current": (
+                    None if current is None else (fields["settings"], fields["dropout"], fields["seed"]) in current
+                ),
+            }
+        )
     return rows
+
+
+def current_runs(config):
+    """{(settings, dropout, seed)} of the models the config and the code use."""
+    return set(runs(config, settings_grid(config, workflow_code())))
 
 
 def markdown(rows):
     if not rows:
         return "No models under results/models yet."
     columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        cells = [
-            f"{value:.4f}" if key == "test_accuracy" and value is not None else value for key, value in row.items()
-        ]
-        lines.append("| " + " | ".join("" if cell is None else str(cell) for cell in cells) + " |")
-    return "\n".join(lines)
+
+    def cell(key, value):
+        if value is None:
+            return ""
+        if key == "test_accuracy":
+            return f"{value:.4f}"
+        if key == "current":
+            return "yes" if value else "no"
+        return setting_text(value)
+
+    return markdown_table(columns, [[cell(key, value) for key, value in row.items()] for row in rows])
+
+
+def prune(results_dir, rows, confirm):
+    """Delete the model folders of `rows` not current once `confirm()` agrees,
+    then each settings folder left without models; returns what was deleted."""
+    unused = [row for row in rows if not row["current"]]
+    if not unused or not confirm(unused):
+        return []
+    deleted = []
+    for row in unused:
+        model_dir = _path(
+            results_dir, MODEL_DIR, settings=row["settings"], dropout=dropout_label(row["dropout"]), seed=row["seed"]
+        )
+        shutil.rmtree(model_dir)
+        deleted.append(model_dir)
+        for folder in (model_dir.parent, model_dir.parent.parent):
+            remaining = {path.name for path in folder.iterdir()} if folder.exists() else set()
+            if remaining <= {Path(SETTINGS_FILE).name}:
+                shutil.rmtree(folder, ignore_errors=True)
+    return deleted
+
+
+def _ask(unused):
+    print(f"\nDelete these {len(unused)} model folders, which the current config and code do not use? [y/N] ", end="")
+    return sys.stdin.isatty() and input().strip().lower() in ("y", "yes")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configfile", nargs="*", default=[], help="config overlays of the run to compare with")
+    parser.add_argument("--results", default="results", help="the results folder (default: results)")
+    parser.add_argument("--prune", action="store_true", help="delete the models not in use, once confirmed")
+    parser.add_argument("--yes", action="store_true", help="with --prune: delete without asking")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.configfile)
+    except ConfigError as error:
+        sys.exit(str(error))
+    rows = list_runs(args.results, current_runs(config))
+    print(markdown(rows))
+    if args.prune:
+        unused = [row for row in rows if not row["current"]]
+        print(
+            "\n".join(["", "Not used by the current config and code:", markdown(unused)]) if unused else "\nAll in use."
+        )
+        deleted = prune(args.results, rows, (lambda _rows: True) if args.yes else _ask)
+        print(f"Deleted {len(deleted)} model folders." if deleted else "Nothing deleted.")
 
 
 if __name__ == "__main__":
-    print(markdown(list_runs(sys.argv[1] if len(sys.argv) > 1 else "results")))
+    main()

@@ -1,0 +1,163 @@
+"""What made a result: the code digest (what the code does, not how it is
+written), every import form followed, the git version, the CPU; and outputs
+written under names unique to their writer."""
+
+import ast
+import io
+import subprocess
+import textwrap
+import tokenize
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from mnist_dropout.jobs import atomic_output
+from mnist_dropout.provenance import CodeError, code_digest, code_version, cpu, imported_files, source_digest
+
+SCRIPTS = REPO / "scripts"
+CODE_FILES = sorted([*SCRIPTS.glob("*.py"), *(SCRIPTS / "mnist_dropout").glob("*.py")])
+
+
+def with_comments_and_docstrings_edited(source):
+    """`source` with a comment on every line that can take one and every
+    docstring reworded."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            value = body[0].value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                lines[value.lineno - 1] = lines[value.lineno - 1].replace('"""', '"""Reworded. ', 1)
+    statement_ends = {
+        token.start[0]
+        for token in tokenize.generate_tokens(io.StringIO(source).readline)
+        if token.type == tokenize.NEWLINE
+    }
+    return "# a new first comment\n" + "\n".join(
+        line + "  # edited" if number in statement_ends else line for number, line in enumerate(lines, 1)
+    )
+
+
+@pytest.mark.parametrize("path", CODE_FILES, ids=lambda path: path.relative_to(SCRIPTS).as_posix())
+def test_comments_docstrings_and_layout_do_not_change_the_digest(path):
+    source = path.read_text()
+    edited = with_comments_and_docstrings_edited(source)
+    assert edited != source
+    assert source_digest(edited) == source_digest(source)
+    # A reformat: the same code laid out by ast.unparse, comments gone.
+    assert source_digest(ast.unparse(ast.parse(source))) == source_digest(source)
+    # What the code does counts: one changed constant or name is another digest.
+    assert source_digest(source + "\nEDITED = 1\n") != source_digest(source)
+
+
+def test_code_changes_change_the_digest():
+    assert source_digest("x = f(a, b)") != source_digest("x = f(b, a)")
+    assert source_digest("x = 0.5") != source_digest("x = 0.25")
+    assert source_digest("def f():\n    return 1") != source_digest("def g():\n    return 1")
+    # A string that is not a docstring is code.
+    assert source_digest("x = 1\n'text'") != source_digest("x = 1\n'other'")
+    assert source_digest("def f():\n    '''doc'''\n    return 1") == source_digest("def f():\n    return 1")
+
+
+def make_package(tmp_path, scripts):
+    """A scripts folder with the package mnist_dropout (modules a, b, c; b
+    imports c relatively) and the entry scripts {name: source}."""
+    package = tmp_path / "mnist_dropout"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("A = 1\n")
+    (package / "b.py").write_text("from . import c\n")
+    (package / "c.py").write_text("from .a import A\n")
+    for name, source in scripts.items():
+        (tmp_path / name).write_text(textwrap.dedent(source))
+    return package
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("from mnist_dropout.a import A", {"__init__.py", "a.py"}),
+        ("from mnist_dropout import a", {"__init__.py", "a.py"}),
+        ("from mnist_dropout import a, b as bee", {"__init__.py", "a.py", "b.py"}),
+        ("import mnist_dropout.a", {"__init__.py", "a.py"}),
+        ("import mnist_dropout.a as alias", {"__init__.py", "a.py"}),
+        ("def f():\n    from mnist_dropout import a", {"__init__.py", "a.py"}),
+        ("import numpy\nfrom os import path", set()),
+    ],
+)
+def test_every_import_form_is_followed(tmp_path, source, expected):
+    package = make_package(tmp_path, {"entry.py": source})
+    assert {path.name for path in imported_files(tmp_path / "entry.py", package)} == expected
+
+
+def test_relative_imports_inside_the_package_are_followed_transitively(tmp_path):
+    package = make_package(tmp_path, {"entry.py": "from mnist_dropout import b\n"})
+    assert {path.name for path in imported_files(package / "b.py", package)} == {"__init__.py", "c.py"}
+    assert {path.name for path in imported_files(package / "c.py", package)} == {"__init__.py", "a.py"}
+    digest = code_digest([tmp_path / "entry.py"], package)
+    assert set(digest["files"]) == {
+        "entry.py",
+        *(f"mnist_dropout/{name}" for name in ("__init__.py", "a.py", "b.py", "c.py")),
+    }
+    # An edit of the module two imports away changes the whole digest.
+    (package / "a.py").write_text("A = 2\n")
+    assert code_digest([tmp_path / "entry.py"], package)["digest"] != digest["digest"]
+
+
+@pytest.mark.parametrize(
+    "source, why",
+    [
+        ("import mnist_dropout", "import the modules of mnist_dropout by name"),
+        ("import importlib; m = importlib.import_module('mnist_dropout.a')", "imports by name cannot be followed"),
+        ("m = __import__('mnist_dropout.a')", "imports by name cannot be followed"),
+        ("import mnist_dropout.missing", "no module mnist_dropout.missing"),
+        ("from . import a", "a relative import outside the package"),
+    ],
+)
+def test_an_import_that_cannot_be_followed_is_named(tmp_path, source, why):
+    package = make_package(tmp_path, {"entry.py": "x = 1\n" + source})
+    with pytest.raises(CodeError) as refused:
+        imported_files(tmp_path / "entry.py", package)
+    message = str(refused.value)
+    assert message.startswith(f"{tmp_path / 'entry.py'}:2: `") and why in message and "\n" not in message
+
+
+def test_code_version_names_the_commit_and_uncommitted_changes(tmp_path):
+    assert code_version(tmp_path) == {"git_commit": "not a git checkout"}
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "first")
+    commit = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert code_version(tmp_path) == {"git_commit": commit.strip(), "uncommitted_changes": False}
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert code_version(tmp_path) == {"git_commit": commit.strip(), "uncommitted_changes": True}
+
+
+def test_cpu_names_the_model_and_its_vector_extensions():
+    found = cpu()
+    assert found["model"] and isinstance(found["model"], str)
+    flags = set(Path("/proc/cpuinfo").read_text().split("flags", 1)[1].split("\n", 1)[0].split())
+    assert {"avx2", "avx512f"} & flags == {"avx2", "avx512f"} & set(found["instruction_set"])
+
+
+def test_two_writers_of_one_output_never_share_a_temporary_file(tmp_path):
+    path = tmp_path / "model.keras"
+    with atomic_output(path) as first, atomic_output(path) as second:
+        assert first != second and first.endswith(".keras") and second.endswith(".keras")
+        Path(first).write_text("first writer")
+        Path(second).write_text("second writer")
+    # Each published its whole file, the last to finish last.
+    assert path.read_text() == "first writer"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
+    with pytest.raises(RuntimeError):
+        with atomic_output(path) as failed:
+            Path(failed).write_text("half")
+            raise RuntimeError("killed")
+    assert path.read_text() == "first writer" and [p.name for p in tmp_path.iterdir()] == ["model.keras"]
