@@ -21,7 +21,7 @@ rule aggregate:
         runs=get_runs(),
         swept=get_swept_values(),
         analysed=get_analysed_settings(),
-        monitors=get_best_epoch_monitors(),
+        early_stopping=get_early_stopping(),
         code=get_script_code("aggregate.py"),
     script:
         "../scripts/aggregate.py"

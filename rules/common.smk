@@ -90,13 +90,10 @@ def get_swept_values():
     }
 
 
-def get_best_epoch_monitors():
-    """{settings key: the quantity early stopping monitors (val_loss when it is
-    off)}: a run's best epoch in the summary is the one it judges best."""
-    return {
-        key: (model["train"]["early_stopping"] or {}).get("monitor", "val_loss")
-        for key, model in get_settings_grid().items()
-    }
+def get_early_stopping():
+    """{settings key: its early stopping settings}: they say which epoch is the
+    best and which was tested."""
+    return {key: model["train"]["early_stopping"] for key, model in get_settings_grid().items()}
 
 
 def get_runs():

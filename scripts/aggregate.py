@@ -8,9 +8,11 @@ from mnist_dropout.files import read_csv, read_json, write_csv
 from mnist_dropout.tables import summary_columns, summary_markdown, summary_row
 
 with log_to(snakemake.log[0]):
-    swept, monitors = snakemake.params.swept, snakemake.params.monitors
+    swept, early_stopping = snakemake.params.swept, snakemake.params.early_stopping
     rows = [
-        summary_row(settings, swept[settings], dropout, seed, read_csv(history), read_json(metrics), monitors[settings])
+        summary_row(
+            settings, swept[settings], dropout, seed, read_csv(history), read_json(metrics), early_stopping[settings]
+        )
         for (settings, dropout, seed), history, metrics in zip(
             snakemake.params.runs, snakemake.input.histories, snakemake.input.metrics
         )

@@ -91,6 +91,22 @@ def test_early_stopping_stops_when_validation_loss_stops_improving(subset):
     assert len(history) == best + 3 < 30
 
 
+@pytest.mark.parametrize("restore", [False, True])
+def test_restore_best_weights_tests_the_best_epochs_weights(subset, restore):
+    x, y = subset
+    keras.utils.set_random_seed(0)
+    model = build_model(0.0, hidden_units=[256, 256], learning_rate=0.01)
+    early_stopping = {"monitor": "val_loss", "patience": 2, "restore_best_weights": restore}
+    history = train_model(model, x, y, 32, 30, 0.1, early_stopping, seed=0)
+    losses = [row["val_loss"] for row in history]
+    assert len(history) == int(np.argmin(losses)) + 3  # stopped 2 epochs past the best
+    _, (x_val, y_val) = split_validation(x, keras.utils.to_categorical(y, 10), 0.1)
+    loss = model.evaluate(x_val, y_val, batch_size=32, verbose=0)[0]
+    # The saved model is the best epoch's with it on, the last epoch's without.
+    assert loss == pytest.approx(min(losses) if restore else losses[-1], rel=1e-5)
+    assert loss != pytest.approx(losses[-1] if restore else min(losses), rel=1e-5)
+
+
 def test_steps_per_execution_computes_the_same_bits(subset):
     x, y = subset
     weights = []
@@ -150,6 +166,38 @@ def test_training_is_bitwise_reproducible_across_processes(backend, tmp_path):
     assert outputs[0][1] == f"LOADED ['{backend}']"
     if backend == "jax":
         assert any((tmp_path / ".cache" / "jax").iterdir())
+
+
+# What a seed fixes across dropout values, which makes the summary's comparisons
+# paired: the initial weights (all layers for every p > 0; the first layer's for
+# p = 0, whose missing dropout layers draw no seeds) and the batch order.
+INITIAL_WEIGHTS = """
+import hashlib, json
+from mnist_dropout.backend import configure_backend, select_backend
+cpus = select_backend({backend!r}, threads=1)
+import keras
+from mnist_dropout.model import EpochShuffledBatches, build_model, dense_weights
+configure_backend(threads=1, seed=0, cpus=cpus)
+found = {{}}
+for seed in (0, 1):
+    for p in (0.0, 0.3, 0.5):
+        keras.utils.set_random_seed(seed)
+        kernels = [hashlib.sha256(kernel.tobytes()).hexdigest() for kernel, _ in dense_weights(build_model(p))]
+        order = EpochShuffledBatches(list(range(1000)), list(range(1000)), 128, seed).epoch_order(3)
+        found[f"{{seed}} {{p}}"] = [kernels, hashlib.sha256(order.tobytes()).hexdigest()]
+print("FOUND", json.dumps(found))
+"""
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_a_seed_fixes_initial_weights_and_batch_order_across_dropout_values(backend, tmp_path):
+    stdout = run_on_subset(INITIAL_WEIGHTS, backend, cwd=tmp_path)
+    found = json.loads(next(line for line in stdout.splitlines() if line.startswith("FOUND "))[6:])
+    for seed in (0, 1):
+        (zero, order0), (p3, order3), (p5, order5) = (found[f"{seed} {p}"] for p in (0.0, 0.3, 0.5))
+        assert p3 == p5 and order0 == order3 == order5
+        assert zero[0] == p3[0] and zero[1:] != p3[1:]
+    assert found["0 0.3"] != found["1 0.3"]
 
 
 # On JAX, models use RuntimeRateDropout: trained with it and with Keras' own

@@ -1,14 +1,14 @@
 import numpy as np
 import pytest
 
-from mnist_dropout.figures import curve_band, digit_with_article
+from mnist_dropout.figures import curve_band, digit_with_article, plot_test_accuracy
 from mnist_dropout.files import read_csv, write_csv
 from mnist_dropout.tables import (
     SUMMARY_COLUMNS,
     best_epoch,
     combination_label,
     group_by_run,
-    mean_std,
+    answer_markdown,
     seeds_of,
     select_dropout,
     summary_markdown,
@@ -25,14 +25,16 @@ def history(*val_losses, val_accuracy=0.9):
 
 
 def test_summary_row_reads_best_epoch_and_test_metrics():
-    row = summary_row(
-        "0123456789ab", {}, 0.3, 2, history(0.5, 0.3, 0.4, 0.45), {"test_loss": 0.09, "test_accuracy": 0.98}, "val_loss"
-    )
+    early_stopping = {"monitor": "val_loss", "patience": 2, "restore_best_weights": False}
+    metrics = {"test_loss": 0.09, "test_accuracy": 0.98}
+    row = summary_row("0123456789ab", {}, 0.3, 2, history(0.5, 0.3, 0.4, 0.45), metrics, early_stopping)
     assert row == {
         "settings": "0123456789ab",
         "dropout": 0.3,
         "seed": 2,
         "epochs": 4,
+        # As the original: the last epoch's weights are tested.
+        "tested_epoch": 4,
         "best_epoch": 2,
         # The validation accuracy of the best epoch (lowest val_loss), not the highest of any epoch (0.93).
         "best_val_accuracy": pytest.approx(0.91),
@@ -42,14 +44,21 @@ def test_summary_row_reads_best_epoch_and_test_metrics():
         "test_accuracy": 0.98,
     }
 
+    restoring = early_stopping | {"restore_best_weights": True}
+    restored = summary_row("0123456789ab", {}, 0.3, 2, history(0.5, 0.3, 0.4, 0.45), metrics, restoring)
+    assert restored == row | {"tested_epoch": 2}
+    # Without early stopping: the best epoch by validation loss, the last tested.
+    without = summary_row("0123456789ab", {}, 0.3, 2, history(0.5, 0.3, 0.4), metrics, None)
+    assert without == row | {"epochs": 3, "tested_epoch": 3, "final_val_loss": 0.4}
+
 
 def test_best_epoch_follows_the_early_stopping_monitor():
     runs = history(0.5, 0.3, 0.3, 0.45)  # val_accuracy 0.90, 0.91, 0.92, 0.93
     assert best_epoch(runs, "val_loss")["epoch"] == 2  # the first of equal losses, as Keras
     assert best_epoch(runs, "val_accuracy")["epoch"] == 4
-    assert (
-        summary_row("k", {}, 0, 0, runs, {"test_loss": 0, "test_accuracy": 0}, "val_accuracy")["best_val_loss"] == 0.45
-    )
+    metrics = {"test_loss": 0, "test_accuracy": 0}
+    by_accuracy = {"monitor": "val_accuracy", "patience": 2}
+    assert summary_row("k", {}, 0, 0, runs, metrics, by_accuracy)["best_val_loss"] == 0.45
 
 
 def rows(*triples):
@@ -69,19 +78,15 @@ def test_select_best_breaks_ties_towards_less_dropout():
     assert select_dropout(rows((0.2, 0, 0.98), (0.1, 0, 0.98)), "best") == 0.1
 
 
-def test_mean_std_is_the_sample_standard_deviation():
-    assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(2**0.5))
-    assert mean_std([0.5]) == (0.5, 0.0)
-
-
 def test_summary_markdown_has_run_and_per_dropout_tables():
     summary = [
-        {"settings": "0123456789ab", "dropout": p, "seed": s, "epochs": e}
+        {"settings": "0123456789ab", "dropout": p, "seed": s, "epochs": e, "best_epoch": e - 2, "tested_epoch": e}
         | {"best_val_accuracy": 0.98, "test_loss": 0.08, "test_accuracy": acc}
         for p, s, e, acc in ((0.0, 0, 4, 0.98), (0.0, 1, 6, 0.982), (0.3, 0, 5, 0.979))
     ]
     text = summary_markdown(summary)
-    assert "| 0 | 1 | 6 | 0.9800 | 0.0800 | 0.9820 |" in text
+    assert "| 0 | 1 | 6 | 4 | 6 | 0.9800 | 0.0800 | 0.9820 |" in text
+    assert "the tested weights are the last epoch's" in text
     assert "| 0 | 2 | 5.0 ± 1.4 | 0.9800 ± 0.0000 | 0.0800 ± 0.0000 | 0.9810 ± 0.0014 |" in text
     assert "| 0.3 | 1 | 5.0 | 0.9800 | 0.0800 | 0.9790 |" in text  # no spread from one seed
     headed = summary_markdown(summary, "train: {epochs: 3}\n")
@@ -90,7 +95,7 @@ def test_summary_markdown_has_run_and_per_dropout_tables():
 
 def test_swept_settings_become_columns_and_labels():
     swept = {"learning_rate": 0.0005, "hidden_units": [1024, 1024], "early_stopping": None}
-    row = summary_row("k", swept, 0.3, 0, history(0.5), {"test_loss": 0.1, "test_accuracy": 0.97}, "val_loss")
+    row = summary_row("k", swept, 0.3, 0, history(0.5), {"test_loss": 0.1, "test_accuracy": 0.97}, None)
     assert list(row)[:5] == ["settings", "learning_rate", "hidden_units", "early_stopping", "dropout"]
     assert (row["learning_rate"], row["hidden_units"], row["early_stopping"]) == (0.0005, "[1024, 1024]", "null")
     assert combination_label(swept) == "learning_rate 0.0005, hidden_units [1024, 1024], early_stopping null"
@@ -109,14 +114,22 @@ def test_group_by_run_keeps_settings_in_run_order_and_dropout_ascending():
 
 def test_summary_markdown_of_a_sweep_names_each_combination():
     summary = [
-        {"settings": key, "learning_rate": rate, "dropout": p, "seed": 0, "epochs": 3}
+        {
+            "settings": key,
+            "learning_rate": rate,
+            "dropout": p,
+            "seed": 0,
+            "epochs": 3,
+            "best_epoch": 1,
+            "tested_epoch": 3,
+        }
         | {"best_val_accuracy": 0.9, "test_loss": 0.1, "test_accuracy": acc}
         for key, rate, p, acc in (("k1", 0.001, 0.0, 0.97), ("k1", 0.001, 0.5, 0.98), ("k2", 0.0005, 0.0, 0.96))
     ]
     text = summary_markdown(summary, "train: {learning_rate: 0.001}\n", ["learning_rate"], "k1")
     assert "## Trained with settings k1, k2\n\nThose of k1 (the analysed run" in text
     assert "| settings | learning_rate |\n|---|---|\n| k1 | 0.001 |\n| k2 | 0.0005 |" in text
-    assert "| 0.0005 | 0 | 0 | 3 | 0.9000 | 0.1000 | 0.9600 |" in text  # every run, its rate first
+    assert "| 0.0005 | 0 | 0 | 3 | 1 | 3 | 0.9000 | 0.1000 | 0.9600 |" in text  # every run, its rate first
     assert "| 0.001 | 0.5 | 1 | 3.0 | 0.9000 | 0.1000 | 0.9800 |" in text  # per (rate, dropout)
 
 
@@ -146,3 +159,49 @@ def test_seeds_of_picks_one_dropout_value_in_seed_order():
 
 def test_failure_titles_use_the_article_of_the_spoken_digit():
     assert [digit_with_article(d) for d in range(10)] == [f"a {d}" for d in range(8)] + ["an 8", "a 9"]
+
+
+def summary_of(table):
+    """Summary rows of {p: {seed: test accuracy}}."""
+    return [
+        {"dropout": p, "seed": seed, "test_accuracy": a} for p, by_seed in table.items() for seed, a in by_seed.items()
+    ]
+
+
+def test_the_answer_names_the_best_p_its_interval_and_what_cannot_be_told_apart():
+    from test_uncertainty import TABLE, T_975_4
+
+    text = answer_markdown(summary_of(TABLE))
+    best = list(TABLE[0.3].values())
+    mean = sum(best) / 5
+    half = T_975_4 * np.std(best, ddof=1) / 5**0.5
+    assert f"Best mean test accuracy: **p = 0.3** ({mean:.4f}, 95% CI {mean - half:.4f} to {mean + half:.4f})." in text
+    assert "Cannot be told apart from it: p = 0.5. Worse: p = 0." in text
+    assert "Does dropout help? p = 0.3 beats p = 0 by 0.0051" in text and "shown at the 5% level" in text
+    assert "| 0.5 | 5 | 0.8001 |" not in text and "| 0.5 | 5 | 0.9801 | 0.0017 |" in text
+    assert "paired t-test" in text and "Benjamini-Hochberg" in text
+
+
+def test_the_answer_with_one_seed_says_no_uncertainty_can_be_given():
+    text = answer_markdown(summary_of({0.0: {0: 0.97}, 0.5: {0: 0.98}}), "learning_rate 0.001")
+    assert text.startswith(
+        "## Which p is best, and how sure: learning_rate 0.001\n\nBest test accuracy: p = 0.5 (0.9800)."
+    )
+    assert "no uncertainty can be given" in text and "seeds: [0, 1, 2, 3, 4]" in text and "|" not in text
+
+
+def test_the_test_accuracy_figure_draws_each_mean_with_its_interval(tmp_path):
+    from test_uncertainty import TABLE, T_975_4
+
+    curves = {"": {p: list(by_seed.values()) for p, by_seed in TABLE.items()}}
+    drawn = plot_test_accuracy(curves, tmp_path / "test_acc.png")[""]
+    assert drawn["dropout"] == [0.0, 0.3, 0.5]
+    for index, values in enumerate(curves[""].values()):
+        half = T_975_4 * np.std(values, ddof=1) / 5**0.5
+        assert drawn["mean"][index] == pytest.approx(np.mean(values))
+        assert (drawn["low"][index], drawn["high"][index]) == pytest.approx(
+            (np.mean(values) - half, np.mean(values) + half)
+        )
+    # One seed: the means alone, no interval.
+    single = plot_test_accuracy({"": {0.0: [0.97], 0.5: [0.98]}}, tmp_path / "one.png")[""]
+    assert single["low"].tolist() == single["mean"].tolist() == single["high"].tolist() == [0.97, 0.98]

@@ -68,7 +68,10 @@ def test_summary_has_one_plausible_row_per_model(run):
         assert 0.80 <= float(row["test_accuracy"]) <= 0.97, row
         assert 0.1 <= float(row["test_loss"]) <= 0.9, row
         assert 1 <= int(row["epochs"]) <= 8 and int(row["best_epoch"]) <= int(row["epochs"])
+        assert row["tested_epoch"] == row["epochs"]  # the last epoch's weights, as the original
     markdown = (workdir / "results" / "summary.md").read_text()
+    assert "## Which p is best, and how sure\n\nBest test accuracy: p = " in markdown
+    assert "With one seed per p no uncertainty can be given" in markdown
     for row in rows:
         assert f"| {float(row['test_accuracy']):.4f} |" in markdown
 
@@ -195,6 +198,10 @@ def retrained(models):
         # New training settings: a new settings folder, its models and its description.
         ({"train": {"epochs": 9}}, {"describe_settings": 1, **retrained(3)}),
         ({"train": {"backend": "tensorflow"}}, {"describe_settings": 1, **retrained(3)}),
+        (
+            {"train": {"early_stopping": {"monitor": "val_loss", "patience": 2, "restore_best_weights": True}}},
+            {"describe_settings": 1, **retrained(3)},
+        ),
         # Other rules now make the models' outputs: Snakemake reruns them.
         ({"train": {"evaluate_in_training_job": False}}, {"train": 3, "evaluate": 3, **retrained(0)}),
         # A sweep of one value each is the config without it: nothing to redo.
@@ -218,6 +225,7 @@ def retrained(models):
         "add_seed",
         "epochs",
         "backend",
+        "restore_best_weights",
         "evaluate_in_training_job",
         "one_value_sweep",
         "sweep_adds_a_value",

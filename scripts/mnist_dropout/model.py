@@ -169,9 +169,8 @@ def train_model(model, x, y, batch_size, epochs, validation_split, early_stoppin
     timer = EpochTimer()
     callbacks = [ReshuffleEachEpoch(batches), timer]
     if early_stopping:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(monitor=early_stopping["monitor"], patience=early_stopping["patience"])
-        )
+        # monitor, patience and (optionally) restore_best_weights, as Keras names them.
+        callbacks.append(keras.callbacks.EarlyStopping(**early_stopping))
     history = model.fit(
         batches.tf_dataset() if keras.backend.backend() == "tensorflow" else batches,
         epochs=epochs,

@@ -1,14 +1,16 @@
-"""The summary: one row per run, grouped by settings and dropout, in Markdown.
-No TensorFlow."""
+"""The summary: one row per run, grouped by settings and dropout, in Markdown,
+with the study's answer and its uncertainty. No TensorFlow."""
 
 import json
-import math
+
+from .uncertainty import CONFIDENCE, LEVEL, compare_dropouts, interval
 
 SUMMARY_COLUMNS = (
     "settings",
     "dropout",
     "seed",
     "epochs",
+    "tested_epoch",
     "best_epoch",
     "best_val_accuracy",
     "best_val_loss",
@@ -42,17 +44,21 @@ def best_epoch(history, monitor):
     return pick(history, key=lambda row: row[monitor])
 
 
-def summary_row(settings, swept, dropout, seed, history, metrics, monitor):
+def summary_row(settings, swept, dropout, seed, history, metrics, early_stopping):
     """One run's line of the summary: the key of its settings and its values of
     the swept settings (`swept`, {name: value}), its history, with validation loss
-    and accuracy at the best epoch by `monitor`, and its test metrics."""
-    best = best_epoch(history, monitor)
+    and accuracy at the epoch early stopping judged best (by its monitor;
+    val_loss when it is off), the epoch whose weights were tested (the last,
+    unless early stopping restores the best), and its test metrics."""
+    early_stopping = early_stopping or {}
+    best = best_epoch(history, early_stopping.get("monitor", "val_loss"))
     return {
         "settings": settings,
         **{name: setting_text(value) for name, value in swept.items()},
         "dropout": dropout,
         "seed": seed,
         "epochs": len(history),
+        "tested_epoch": best["epoch"] if early_stopping.get("restore_best_weights") else len(history),
         "best_epoch": best["epoch"],
         "best_val_accuracy": best["val_accuracy"],
         "best_val_loss": best["val_loss"],
@@ -68,14 +74,6 @@ def by_settings(rows):
     for row in rows:
         grouped.setdefault(row["settings"], []).append(row)
     return grouped
-
-
-def mean_std(values):
-    """Mean and sample standard deviation (0 for a single value)."""
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return mean, 0.0
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
 def group_by_dropout(runs, items):
@@ -112,7 +110,7 @@ def select_dropout(rows, choice):
         if float(choice) not in available:
             raise ValueError(f"analysis.dropout {choice} is not among the trained values {available}")
         return float(choice)
-    means = {p: mean_std(values)[0] for p, values in per_dropout(rows, "best_val_accuracy").items()}
+    means = {p: interval(values)["mean"] for p, values in per_dropout(rows, "best_val_accuracy").items()}
     return max(available, key=lambda p: (means[p], -p))
 
 
@@ -135,13 +133,25 @@ def summary_markdown(rows, settings_text="", swept=(), analysed=None):
     groups = by_settings(rows)
     order = {key: index for index, key in enumerate(groups)}
     runs = markdown_table(
-        [*swept, "dropout", "seed", "epochs", "best val acc", "test loss", "test accuracy"],
+        [
+            *swept,
+            "dropout",
+            "seed",
+            "epochs",
+            "best epoch",
+            "tested epoch",
+            "best val acc",
+            "test loss",
+            "test accuracy",
+        ],
         [
             [r[name] for name in swept]
             + [
                 f"{r['dropout']:g}",
                 r["seed"],
                 r["epochs"],
+                r["best_epoch"],
+                r["tested_epoch"],
                 f"{r['best_val_accuracy']:.4f}",
                 f"{r['test_loss']:.4f}",
                 f"{r['test_accuracy']:.4f}",
@@ -181,18 +191,102 @@ def summary_markdown(rows, settings_text="", swept=(), analysed=None):
                 f"the others differ in {', '.join(swept)}:\n\n{combinations}\n\n"
             )
         settings += f"```yaml\n{settings_text}```\n\n"
+    answers = "\n\n".join(
+        answer_markdown(group, combination_label({name: group[0][name] for name in swept})) for group in groups.values()
+    )
     return (
         "# Summary\n\n"
         + settings
         + "## Every run\n\n"
+        + TESTED_WEIGHTS
+        + "\n\n"
         + runs
         + "\n\n## Per dropout value (mean ± sample std over seeds)\n\n"
         + aggregate
+        + "\n\n"
+        + answers
         + "\n"
     )
 
 
+TESTED_WEIGHTS = (
+    "The best epoch is the one early stopping judged best (lowest validation loss by default). As in the "
+    "original, the tested weights are the last epoch's, up to `patience` epochs past the best one "
+    '("tested epoch"); `train.early_stopping.restore_best_weights: true` tests the best epoch\'s weights.'
+)
+# What the seed fixes across p, which makes the comparisons paired (tested in test_model.py).
+PAIRING = (
+    "Runs with the same seed see the same batches in the same order at every p and, for p > 0, start from the "
+    "same initial weights (p = 0, without dropout layers, shares the first layer's); only the dropout masks "
+    "differ. So each p is compared with the best by a paired t-test over the seeds (two-sided), the p-values "
+    f"adjusted over these comparisons by Benjamini-Hochberg; a difference counts at a {LEVEL:.0%} false "
+    "discovery rate."
+)
+
+
+def _ci(low, high, digits=4):
+    return f"{low:.{digits}f} to {high:.{digits}f}"
+
+
+def answer_markdown(rows, label=""):
+    """Which p is best for one settings combination (`rows` of its summary, with
+    its `label`), with its uncertainty: confidence intervals of the mean test
+    accuracy per p and paired tests against the best p; with one seed, that
+    none can be given."""
+    accuracies = {}
+    for row in rows:
+        accuracies.setdefault(row["dropout"], {})[row["seed"]] = row["test_accuracy"]
+    answer = compare_dropouts(accuracies)
+    best, intervals, tests = answer["best"], answer["intervals"], answer["versus_best"]
+    heading = "## Which p is best, and how sure" + (f": {label}" if label else "")
+    if not tests:
+        return (
+            f"{heading}\n\nBest test accuracy: p = {best:g} ({intervals[best]['mean']:.4f}). With one seed per p "
+            "no uncertainty can be given, and seed noise can be as large as the differences between p: "
+            "add seeds, e.g. `seeds: [0, 1, 2, 3, 4]`, for confidence intervals and tests."
+        )
+    table = markdown_table(
+        ["dropout", "n", "test accuracy", "std", f"{CONFIDENCE:.0%} CI", f"best - this ({CONFIDENCE:.0%} CI)"]
+        + ["p (paired t)", "adjusted", "told apart"],
+        [
+            [f"{p:g}", row["n"], f"{row['mean']:.4f}", f"{row['std']:.4f}", _ci(row["low"], row["high"])]
+            + (
+                [
+                    f"{tests[p]['difference']:.4f} ({_ci(tests[p]['low'], tests[p]['high'])})",
+                    f"{tests[p]['p_value']:.3g}",
+                    f"{tests[p]['adjusted']:.3g}",
+                    "yes" if tests[p]["told_apart"] else "no",
+                ]
+                if p in tests
+                else ["best", "", "", ""]
+            )
+            for p, row in intervals.items()
+        ],
+    )
+    alike = [f"{p:g}" for p, test in tests.items() if not test["told_apart"]]
+    worse = [f"{p:g}" for p, test in tests.items() if test["told_apart"]]
+    lines = [
+        f"Best mean test accuracy: **p = {best:g}** ({intervals[best]['mean']:.4f}, {CONFIDENCE:.0%} CI "
+        f"{_ci(intervals[best]['low'], intervals[best]['high'])}).",
+        f"Cannot be told apart from it: {', '.join(f'p = {p}' for p in alike) or 'none'}. "
+        f"Worse: {', '.join(f'p = {p}' for p in worse) or 'none'}.",
+    ]
+    if best == 0:
+        lines.append("No dropout (p = 0) has the best mean: here dropout does not help.")
+    elif 0.0 in tests:
+        zero = tests[0.0]
+        verdict = "shown" if zero["told_apart"] else "not shown"
+        lines.append(
+            f"Does dropout help? p = {best:g} beats p = 0 by {zero['difference']:.4f} "
+            f"({CONFIDENCE:.0%} CI {_ci(zero['low'], zero['high'])}, adjusted p = {zero['adjusted']:.3g}): "
+            f"{verdict} at the {LEVEL:.0%} level."
+        )
+    return f"{heading}\n\n{table}\n\n" + "\n".join(lines) + f"\n\n{PAIRING}"
+
+
 def _plus_minus(values, digits):
     """Mean ± sample std; a single value has no spread to show."""
-    mean, std = mean_std(values)
-    return f"{mean:.{digits}f} ± {std:.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
+    summary = interval(values)
+    if summary["n"] < 2:
+        return f"{summary['mean']:.{digits}f}"
+    return f"{summary['mean']:.{digits}f} ± {summary['std']:.{digits}f}"
