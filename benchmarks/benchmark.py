@@ -404,7 +404,7 @@ def main():
                 None,
             ),
         ]
-    print(f"| measure | baseline | workflow | ratio |\n|---|---|---|---|")
+    print("| measure | baseline | workflow | ratio |\n|---|---|---|---|")
     for name, a, b, ratio in rows:
         print(f"| {name} | {a} | {b} | {'' if ratio is None else f'{ratio:.2f}'} |")
     replot = per_run("workflow", lambda r: r["replot_wall"])

@@ -11,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from mnist_dropout.idx import load_idx
 
 import keras

@@ -25,7 +25,8 @@ from mnist_dropout.backend import configure_backend, select_backend
 select_backend("tensorflow", {threads})
 import keras
 from mnist_dropout.dataset import dataset_files, load_dataset
-from mnist_dropout.model import build_model, train_model
+from mnist_dropout.model import build_model
+from mnist_dropout.training import train_model
 configure_backend({threads}, seed=0)
 data = load_dataset(dataset_files({dataset!r}).values(), splits=["train"])
 model = build_model(0.3)

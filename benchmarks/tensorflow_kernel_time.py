@@ -32,7 +32,8 @@ from mnist_dropout.backend import configure_backend, select_backend
 
 select_backend("tensorflow", 1)
 import keras
-from mnist_dropout import model as workflow_model
+from mnist_dropout import training as workflow_training
+from mnist_dropout.model import build_model
 from mnist_dropout.dataset import dataset_files, load_dataset
 
 configure_backend(1, seed=0)
@@ -41,7 +42,7 @@ data = load_dataset(dataset_files({dataset!r}).values(), splits=["train"])
 marks.append(("map the dataset", usage()))
 
 
-class MarkingTimer(workflow_model.EpochTimer):
+class MarkingTimer(workflow_training.EpochTimer):
     def on_epoch_begin(self, epoch, logs=None):
         marks.append(("build the model and pipeline" if epoch == 0 else f"epoch {{epoch}}", usage()))
         super().on_epoch_begin(epoch, logs)
@@ -50,9 +51,9 @@ class MarkingTimer(workflow_model.EpochTimer):
         marks.append((f"epoch {epochs}", usage()))
 
 
-workflow_model.EpochTimer = MarkingTimer  # train_model's own timer, marking phases
-model = workflow_model.build_model(0.3, steps_per_execution=32)
-workflow_model.train_model(model, data["x_train"], data["y_train"], 128, {epochs}, 0.1, None, seed=0)
+workflow_training.EpochTimer = MarkingTimer  # train_model's own timer, marking phases
+model = build_model(0.3, steps_per_execution=32)
+workflow_training.train_model(model, data["x_train"], data["y_train"], 128, {epochs}, 0.1, None, seed=0)
 print("PHASES", json.dumps([(name, [now - before for now, before in zip(used, marks[i][1])])
                             for i, (name, used) in enumerate(marks[1:])]))
 """

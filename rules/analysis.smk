@@ -66,7 +66,7 @@ rule plot_curves:
 
 rule plot_test_accuracy:
     input:
-        "results/summary.csv",
+        rules.aggregate.output.csv,
     output:
         report(
             "results/figures/test_acc_dropout.png",
@@ -86,7 +86,7 @@ rule plot_test_accuracy:
 
 rule plot_fscore:
     input:
-        summary="results/summary.csv",
+        summary=rules.aggregate.output.csv,
         metrics=get_run_files(f"{MODEL_DIR}/metrics.json", get_analysed_runs()),
     output:
         figure=report(
@@ -111,9 +111,9 @@ rule plot_fscore:
 
 rule plot_failures:
     input:
-        summary="results/summary.csv",
+        summary=rules.aggregate.output.csv,
         predictions=get_run_files(f"{MODEL_DIR}/predictions.npz", get_analysed_runs()),
-        images="results/data/raw/t10k-images-idx3-ubyte",
+        images=get_raw_idx_files()["test_images"],
     output:
         report(
             "results/figures/failure{digit}.png",

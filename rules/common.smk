@@ -6,7 +6,7 @@ import functools
 from mnist_dropout import settings as study
 from mnist_dropout.idx import IDX_FILES, IDX_NAMES
 from mnist_dropout.files import write_yaml
-from mnist_dropout.paths import DATASET, MODEL_DIR, SETTINGS_FILE, figure_paths
+from mnist_dropout.paths import DATASET, MODEL_DIR, SETTINGS_FILE
 from mnist_dropout.provenance import CodeError, code_digest
 from mnist_dropout.settings import dropout_label
 
@@ -111,15 +111,6 @@ def get_run_files(pattern, selected=None):
     in `selected` (default: every run), in its order."""
     return [
         pattern.format(settings=key, dropout=dropout_label(p), seed=seed) for key, p, seed in (selected or get_runs())
-    ]
-
-
-def get_final_outputs():
-    return [
-        "results/summary.csv",
-        "results/summary.md",
-        "results/analysis/precision_recall.csv",
-        *figure_paths(config["analysis"]["failure_digit"]),
     ]
 
 

@@ -1,95 +1,41 @@
-# One model per (settings, dropout, seed), trained and evaluated on the test
-# set, in results/models/SETTINGS/pP/seedS, SETTINGS naming everything that can
-# change it (training settings, data, code; one per combination of swept
-# values): models of other settings or code are kept, so going back to them
-# trains nothing. By default both happen in one job
-# (train.evaluate_in_training_job: one process start and model load less per
-# model); otherwise in two.
+# One model per (settings, dropout, seed), trained and then evaluated on the
+# test set in one job, in results/models/SETTINGS/pP/seedS, SETTINGS naming
+# everything that can change it (training settings, data, code; one per
+# combination of swept values): models of other settings or code are kept, so
+# going back to them trains nothing.
 #
-# Execution settings (threads, steps_per_execution) change speed, not results:
-# they are not params, so changing them retrains nothing. The training scripts
-# read steps_per_execution from the config. The dataset is ancient: its folder,
-# in the settings key, pins its content, whatever its file times.
+# The execution settings (mnist_dropout.settings.EXECUTION_SETTINGS) are not
+# params; the script reads them from the config. The dataset is ancient: its
+# folder, in the settings key, pins its content, whatever its file times.
 
 TRAIN_THREADS = config["train"]["threads"]
 
-if config["train"]["evaluate_in_training_job"]:
 
-    rule train_and_evaluate:
-        input:
-            data=ancient(get_dataset_files()),
-        output:
-            model=f"{MODEL_DIR}/model.keras",
-            history=f"{MODEL_DIR}/history.csv",
-            info=f"{MODEL_DIR}/train_info.json",
-            metrics=f"{MODEL_DIR}/metrics.json",
-            predictions=f"{MODEL_DIR}/predictions.npz",
-        log:
-            "results/logs/train/{settings}/p{dropout}_seed{seed}.log",
-        benchmark:
-            "results/benchmarks/train/{settings}/p{dropout}_seed{seed}.tsv"
-        conda:
-            "../envs/tensorflow.yaml"
-        threads: TRAIN_THREADS
-        resources:
-            mem_mb=2500,
-            runtime=75,
-            cpus_per_task=TRAIN_THREADS,
-        params:
-            settings=lambda wildcards: get_settings(wildcards.settings),
-            forward_pass_tolerance=FORWARD_PASS_TOLERANCE,
-        script:
-            "../scripts/train_and_evaluate.py"
-
-else:
-
-    rule train:
-        input:
-            data=ancient(get_dataset_files()),
-        output:
-            model=f"{MODEL_DIR}/model.keras",
-            history=f"{MODEL_DIR}/history.csv",
-            info=f"{MODEL_DIR}/train_info.json",
-        log:
-            "results/logs/train/{settings}/p{dropout}_seed{seed}.log",
-        benchmark:
-            "results/benchmarks/train/{settings}/p{dropout}_seed{seed}.tsv"
-        conda:
-            "../envs/tensorflow.yaml"
-        threads: TRAIN_THREADS
-        resources:
-            mem_mb=2500,
-            runtime=60,
-            cpus_per_task=TRAIN_THREADS,
-        params:
-            settings=lambda wildcards: get_settings(wildcards.settings),
-        script:
-            "../scripts/train.py"
-
-    rule evaluate:
-        input:
-            data=ancient(get_dataset_files()),
-            model=f"{MODEL_DIR}/model.keras",
-            info=f"{MODEL_DIR}/train_info.json",
-        output:
-            metrics=f"{MODEL_DIR}/metrics.json",
-            predictions=f"{MODEL_DIR}/predictions.npz",
-        log:
-            "results/logs/evaluate/{settings}/p{dropout}_seed{seed}.log",
-        benchmark:
-            "results/benchmarks/evaluate/{settings}/p{dropout}_seed{seed}.tsv"
-        conda:
-            "../envs/tensorflow.yaml"
-        threads: TRAIN_THREADS
-        resources:
-            mem_mb=2000,
-            runtime=15,
-            cpus_per_task=TRAIN_THREADS,
-        params:
-            backend=lambda wildcards: get_settings(wildcards.settings)["train"]["backend"],
-            forward_pass_tolerance=FORWARD_PASS_TOLERANCE,
-        script:
-            "../scripts/evaluate.py"
+rule train_and_evaluate:
+    input:
+        data=ancient(get_dataset_files()),
+    output:
+        model=f"{MODEL_DIR}/model.keras",
+        history=f"{MODEL_DIR}/history.csv",
+        info=f"{MODEL_DIR}/train_info.json",
+        metrics=f"{MODEL_DIR}/metrics.json",
+        predictions=f"{MODEL_DIR}/predictions.npz",
+    log:
+        "results/logs/train/{settings}/p{dropout}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{settings}/p{dropout}_seed{seed}.tsv"
+    conda:
+        "../envs/tensorflow.yaml"
+    threads: TRAIN_THREADS
+    resources:
+        mem_mb=2500,
+        runtime=75,
+        cpus_per_task=TRAIN_THREADS,
+    params:
+        settings=lambda wildcards: get_settings(wildcards.settings),
+        forward_pass_tolerance=FORWARD_PASS_TOLERANCE,
+    script:
+        "../scripts/train_and_evaluate.py"
 
 
 # What the models of a settings folder were trained with, in readable YAML:

@@ -22,7 +22,7 @@ with log_to(snakemake.log[0]):
         snakemake.wildcards.dropout,
         seed,
         train,
-        snakemake.config["train"]["steps_per_execution"],  # speed only: not a param (see the rule)
+        snakemake.config["train"]["steps_per_execution"],  # an execution setting
         environment,
         snakemake.output.model,
         snakemake.output.history,

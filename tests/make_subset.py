@@ -10,7 +10,6 @@ reproducible) with a test config overlay holding their SHA-256 sums.
 import argparse
 import gzip
 import hashlib
-import sys
 from pathlib import Path
 
 from mnist_dropout.idx import IDX_FILES, load_idx

@@ -6,8 +6,6 @@ import sys
 
 import pytest
 
-from conftest import REPO
-
 # Claims CPUs, reports them and what the kernel now lets it run on, then holds
 # its claim until told to exit (a line on stdin) or killed.
 CLAIM = """

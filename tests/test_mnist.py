@@ -9,7 +9,7 @@ from mnist_dropout.dataset import load_dataset, preprocess, save_dataset
 from mnist_dropout.idx import IdxError, check_images_labels, load_idx, parse_idx
 from mnist_dropout.mirrors import DownloadError, fetch_verified, source_location
 from mnist_dropout.jobs import InputError
-from mnist_dropout.model import TENSORFLOW_ALIGNMENT
+from mnist_dropout.batches import TENSORFLOW_ALIGNMENT
 from conftest import SUBSET
 
 

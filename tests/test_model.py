@@ -1,4 +1,3 @@
-import hashlib
 import json
 import subprocess
 import sys
@@ -8,11 +7,13 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from conftest import REPO, SUBSET  # noqa: E402
+from conftest import SUBSET  # noqa: E402
 from mnist_dropout.metrics import forward_pass  # noqa: E402
 from mnist_dropout.dataset import load_dataset, preprocess, save_dataset  # noqa: E402
 from mnist_dropout.idx import load_idx  # noqa: E402
-from mnist_dropout.model import build_model, dense_weights, in_place, split_validation, train_model  # noqa: E402
+from mnist_dropout.batches import in_place, split_validation  # noqa: E402
+from mnist_dropout.model import build_model, dense_weights  # noqa: E402
+from mnist_dropout.training import train_model  # noqa: E402
 from mnist_dropout.evaluation import evaluate_model  # noqa: E402
 from mnist_dropout.jobs import NotFiniteError  # noqa: E402
 
@@ -138,7 +139,8 @@ from mnist_dropout.backend import configure_backend, select_backend
 cpus = select_backend({backend!r}, threads=1)
 from mnist_dropout.dataset import preprocess
 from mnist_dropout.idx import load_idx
-from mnist_dropout.model import build_model, dense_weights, train_model
+from mnist_dropout.model import build_model, dense_weights
+from mnist_dropout.training import train_model
 configure_backend(threads=1, seed=7, cpus=cpus)
 x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
 model = build_model(0.5, hidden_units=[128, 128])
@@ -176,7 +178,8 @@ import hashlib, json
 from mnist_dropout.backend import configure_backend, select_backend
 cpus = select_backend({backend!r}, threads=1)
 import keras
-from mnist_dropout.model import EpochShuffledBatches, build_model, dense_weights
+from mnist_dropout.batches import EpochShuffledBatches
+from mnist_dropout.model import build_model, dense_weights
 configure_backend(threads=1, seed=0, cpus=cpus)
 found = {{}}
 for seed in (0, 1):
@@ -210,7 +213,8 @@ import keras
 from mnist_dropout import model as model_module
 from mnist_dropout.dataset import preprocess
 from mnist_dropout.idx import load_idx
-from mnist_dropout.model import RuntimeRateDropout, build_model, dense_weights, train_model
+from mnist_dropout.model import RuntimeRateDropout, build_model, dense_weights
+from mnist_dropout.training import train_model
 x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
 for p in (0.1, 0.3, 0.7, 0.123456789):
     digests = []
@@ -246,7 +250,8 @@ from mnist_dropout.backend import configure_backend, select_backend
 cpus = select_backend("jax", threads=1)
 from mnist_dropout.dataset import preprocess
 from mnist_dropout.idx import load_idx
-from mnist_dropout.model import build_model, train_model
+from mnist_dropout.model import build_model
+from mnist_dropout.training import train_model
 configure_backend(threads=1, seed=0, cpus=cpus)
 x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
 train_model(build_model({dropout}, hidden_units=[64, 64]), x[:500], y[:500], 128, 1, 0.1, None, seed=0)
@@ -273,7 +278,9 @@ from mnist_dropout.backend import configure_backend, select_backend
 cpus = select_backend({backend!r}, threads=1)
 from mnist_dropout.dataset import load_dataset, preprocess, save_dataset
 from mnist_dropout.idx import load_idx
-from mnist_dropout.model import TENSORFLOW_ALIGNMENT, build_model, train_model
+from mnist_dropout.batches import TENSORFLOW_ALIGNMENT
+from mnist_dropout.model import build_model
+from mnist_dropout.training import train_model
 
 served = []
 
@@ -327,7 +334,7 @@ def served_batches(tmp_path_factory):
     the training images mapped from the dataset's files, as jobs do, which
     TensorFlow uses without a copy."""
     served = {}
-    for backend, steps, in_place in [
+    for backend, steps, mapped in [
         ("tensorflow", 1, False),
         ("tensorflow", 3, False),
         ("tensorflow", 1, True),
@@ -335,11 +342,11 @@ def served_batches(tmp_path_factory):
         ("jax", 3, False),
     ]:
         stdout = run_on_subset(
-            SERVED_BATCHES, backend, cwd=tmp_path_factory.mktemp("served"), steps_per_execution=steps, in_place=in_place
+            SERVED_BATCHES, backend, cwd=tmp_path_factory.mktemp("served"), steps_per_execution=steps, in_place=mapped
         )
         lines = dict(line.split(" ", 1) for line in stdout.splitlines() if line.startswith(("SERVED ", "VAL_LOSS ")))
-        assert f"ALIGNED {in_place}" in stdout
-        key = (backend, steps, "in place") if in_place else (backend, steps)
+        assert f"ALIGNED {mapped}" in stdout
+        key = (backend, steps, "in place") if mapped else (backend, steps)
         served[key] = json.loads(lines["SERVED"]), json.loads(lines["VAL_LOSS"])
     return served
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import REPO, SUBSET, snakemake, write_yaml
+from conftest import REPO, snakemake
 from slurm_cluster import SlurmCluster, missing_binaries
 
 pytest.importorskip("snakemake_executor_plugin_slurm", reason="the Slurm executor plugin is in requirements-dev.txt")
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(
     bool(MISSING),
     reason=f"Slurm is not installed here (missing {', '.join(MISSING)}); .ci/run installs it with apt-get",
 )
-# Each model is trained and evaluated in one job (train.evaluate_in_training_job).
+# Each model is trained and evaluated in one job.
 SLURM_RULES = {"preprocess": 1, "train_and_evaluate": 3}
 
 

@@ -19,7 +19,7 @@ def preprocess(images, labels):
 # map into memory rather than read: no copy per job, the pages shared by all
 # jobs of a machine through the page cache, and each array starting at a 64-byte
 # boundary of the file (NumPy aligns .npy data), as TensorFlow needs to use it
-# in place (model.in_place).
+# in place (batches.in_place).
 DATASET_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 
 

@@ -1,23 +1,13 @@
-"""Test metrics of a trained model, checked against a NumPy forward pass; used by
-the rules `evaluate` and `train_and_evaluate`. Imports Keras: call
-backend.select_backend first."""
+"""Test metrics of a trained model, checked against a NumPy forward pass.
+Imports Keras: call backend.select_backend first."""
 
 import keras
 import numpy as np
 
-from .jobs import InputError, NotFiniteError, atomic_output
+from .jobs import NotFiniteError, atomic_output
 from .metrics import NUM_CLASSES, all_weights, confusion_matrix, forward_pass, not_finite, precision_recall_f1
 from .model import dense_weights
 from .files import write_json
-
-
-def load_trained_model(path):
-    """A saved model; a damaged file is an InputError naming it."""
-    try:
-        # safe_mode (the default) refuses to deserialise arbitrary code.
-        return keras.saving.load_model(path, safe_mode=True)
-    except Exception as error:
-        raise InputError(f"{path}: cannot load the model ({error}); delete it and rerun to retrain") from error
 
 
 def evaluate_model(model, name, x_test, y_test, tolerance, training_environment, metrics_path, predictions_path):

@@ -1,5 +1,7 @@
 """The study's figures, drawn with matplotlib from plain arrays. No TensorFlow."""
 
+import math
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -87,7 +89,7 @@ def plot_metric_by_dropout(panels, metric, path):
     """One line (mean over seeds, min–max band) per dropout value, in one panel
     per combination of swept settings: `panels` is {label: {dropout: histories}}."""
     columns = min(len(panels), 2)
-    rows = -(-len(panels) // columns)
+    rows = math.ceil(len(panels) / columns)
     size = (8, 5) if len(panels) == 1 else (6 * columns + 1.5, 4.2 * rows + 0.8)
     figure, grid = plt.subplots(rows, columns, figsize=size, squeeze=False, sharex=True, sharey=True)
     label = METRIC_LABELS[metric]

@@ -12,8 +12,8 @@ DATASET = dataset_files(DATASET_DIR)
 SETTINGS_DIR = "results/models/{settings}"
 MODEL_DIR = SETTINGS_DIR + "/p{dropout}/seed{seed}"
 SETTINGS_FILE = SETTINGS_DIR + "/settings.yaml"
-# The figures of a run, in results/figures/NAME.png; failure{digit} is drawn for
-# analysis.failure_digit.
+# The figures a run draws (rules/analysis.smk), in results/figures/NAME.png, as
+# the tests and CI check them; failure{digit} is drawn for analysis.failure_digit.
 FIGURES = (
     "fit_loss",
     "train_loss_dropout",

@@ -21,15 +21,14 @@ WORKFLOW_DIR = SCRIPTS_DIR.parent
 CONFIG_FILE = WORKFLOW_DIR / "config.yaml"
 SCHEMA_FILE = WORKFLOW_DIR / "schemas" / "config.schema.yaml"
 
-# The entry scripts whose code makes a model (with the modules they import):
-# training and evaluation in one job, or in two.
-TRAINING_SCRIPTS = ("train_and_evaluate.py", "train.py", "evaluate.py")
+# The entry scripts whose code makes a model, with the modules they import.
+TRAINING_SCRIPTS = ("train_and_evaluate.py",)
 PREPROCESSING_SCRIPTS = ("preprocess.py",)
 
 # Settings of how training runs, not what it computes (tests show the same bits
-# for any steps_per_execution and either place of evaluation; threads are the
-# job's threads): not in the settings key, so changing them retrains nothing.
-EXECUTION_SETTINGS = ("threads", "steps_per_execution", "evaluate_in_training_job")
+# for any steps_per_execution; threads are the job's threads, recorded): not in
+# the settings key, so changing them retrains nothing.
+EXECUTION_SETTINGS = ("threads", "steps_per_execution")
 
 
 class ConfigError(ValueError):

@@ -102,14 +102,13 @@ def per_dropout(rows, column):
 
 
 def select_dropout(rows, choice):
-    """The dropout value to analyse: `choice` itself, or for 'best' the one with
-    the highest mean best-epoch validation accuracy over seeds (ties: smaller p),
-    the best epoch being the one early stopping judged best (`best_epoch`)."""
-    available = sorted({row["dropout"] for row in rows})
+    """The dropout value to analyse: `choice` itself (the config check makes it
+    one of the trained values), or for 'best' the one with the highest mean
+    best-epoch validation accuracy over seeds (ties: smaller p), the best epoch
+    being the one early stopping judged best (`best_epoch`)."""
     if choice != "best":
-        if float(choice) not in available:
-            raise ValueError(f"analysis.dropout {choice} is not among the trained values {available}")
         return float(choice)
+    available = sorted({row["dropout"] for row in rows})
     means = {p: interval(values)["mean"] for p, values in per_dropout(rows, "best_val_accuracy").items()}
     return max(available, key=lambda p: (means[p], -p))
 

@@ -1,13 +1,62 @@
-"""A training job's work: one model for one (dropout, seed) pair, trained,
-checked and saved. Imports Keras: call backend.select_backend first."""
+"""A training job's work: one model for one (dropout, seed) pair, trained as
+the original does, checked and saved. Imports Keras: call
+backend.select_backend first."""
 
 import math
 import resource
+import time
 
-from .jobs import NotFiniteError, atomic_output
-from .metrics import all_weights, not_finite
-from .model import HISTORY_COLUMNS, build_model, dense_weights, train_model
+import keras
+
+from .batches import EpochShuffledBatches, ReshuffleEachEpoch, split_validation
 from .files import write_csv, write_json
+from .jobs import NotFiniteError, atomic_output
+from .metrics import NUM_CLASSES, all_weights, not_finite
+from .model import build_model, dense_weights
+
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall seconds of each epoch, training and validation included."""
+
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def train_model(model, x, y, batch_size, epochs, validation_split, early_stopping, seed):
+    """`fit` as the original: the last `validation_split` of the arrays held out
+    unshuffled, the rest reshuffled every epoch (from `seed`). Returns history rows."""
+    (x_train, y_train), validation = split_validation(x, keras.utils.to_categorical(y, NUM_CLASSES), validation_split)
+    batches = EpochShuffledBatches(x_train, y_train, batch_size, seed)
+    timer = EpochTimer()
+    callbacks = [ReshuffleEachEpoch(batches), timer]
+    if early_stopping:
+        # monitor, patience and (optionally) restore_best_weights, as Keras names them.
+        callbacks.append(keras.callbacks.EarlyStopping(**early_stopping))
+    history = model.fit(
+        batches.tf_dataset() if keras.backend.backend() == "tensorflow" else batches,
+        epochs=epochs,
+        shuffle=False,  # the order is the dataset's; Keras would shuffle batches again
+        validation_data=validation,
+        validation_batch_size=batch_size,
+        callbacks=callbacks,
+        verbose=2,
+    )
+    return [
+        {
+            "epoch": epoch + 1,
+            **{key: float(history.history[key][epoch]) for key in HISTORY_COLUMNS[1:5]},
+            "seconds": timer.seconds[epoch],
+        }
+        for epoch in range(len(timer.seconds))
+    ]
 
 
 def model_name(dropout_label, seed):
