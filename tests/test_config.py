@@ -50,6 +50,8 @@ CASES = {
     ),
     "threads_zero": ({"train": {"threads": 0}}, "train.threads", "integer >= 1"),
     "backend_unknown": ({"train": {"backend": "torch"}}, "train.backend", "the Keras backend, jax or tensorflow"),
+    "optimizer_unknown": ({"train": {"optimizer": "sgd"}}, "train.optimizer", "rmsprop (the original's) or adam"),
+    "sweep_optimizer_unknown": ({"sweep": {"optimizer": ["rmsprop", "sgd"]}}, "sweep.optimizer[1]", "or adam"),
     "analysis_dropout_not_in_sweep": ({"analysis": {"dropout": 0.35}}, "analysis.dropout", "not in the sweep"),
     "analysis_dropout_word": ({"analysis": {"dropout": "worst"}}, "analysis.dropout", "'best' or one value"),
     "failure_digit_ten": ({"analysis": {"failure_digit": 10}}, "analysis.failure_digit", "digit from 0 to 9"),

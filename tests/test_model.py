@@ -33,6 +33,8 @@ def test_model_matches_the_specification():
     assert isinstance(model.optimizer, keras.optimizers.RMSprop)
     assert float(model.optimizer.learning_rate) == pytest.approx(0.001)
     assert model.loss == "categorical_crossentropy"
+    adam = build_model(0.3, learning_rate=0.0005, optimizer="adam").optimizer
+    assert isinstance(adam, keras.optimizers.Adam) and float(adam.learning_rate) == pytest.approx(0.0005)
 
 
 def test_no_dropout_layers_at_p_zero_and_custom_hidden_units():

@@ -190,6 +190,7 @@ def retrained(models):
         # New training settings: a new settings folder, its models and its description.
         ({"train": {"epochs": 9}}, {"describe_settings": 1, **retrained(3)}),
         ({"train": {"backend": "tensorflow"}}, {"describe_settings": 1, **retrained(3)}),
+        ({"train": {"optimizer": "adam"}}, {"describe_settings": 1, **retrained(3)}),
         (
             {"train": {"early_stopping": {"monitor": "val_loss", "patience": 2, "restore_best_weights": True}}},
             {"describe_settings": 1, **retrained(3)},
@@ -215,6 +216,7 @@ def retrained(models):
         "add_seed",
         "epochs",
         "backend",
+        "optimizer",
         "restore_best_weights",
         "one_value_sweep",
         "sweep_adds_a_value",

@@ -29,7 +29,12 @@ class RuntimeRateDropout(keras.layers.Dropout):
         return keras.ops.where(kept, inputs * (1.0 / self.keep_probability), keras.ops.zeros_like(inputs))
 
 
-def build_model(dropout, hidden_units=(512, 512), learning_rate=0.001, input_dim=784, steps_per_execution=1):
+OPTIMIZERS = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam}
+
+
+def build_model(
+    dropout, hidden_units=(512, 512), learning_rate=0.001, optimizer="rmsprop", input_dim=784, steps_per_execution=1
+):
     """Dense(relu) layers, each followed by Dropout(p) unless p == 0, then softmax.
     `steps_per_execution` > 1 runs several batches per call into TensorFlow,
     saving per-step overhead without changing what is computed."""
@@ -43,7 +48,7 @@ def build_model(dropout, hidden_units=(512, 512), learning_rate=0.001, input_dim
     model.add(keras.layers.Dense(NUM_CLASSES, activation="softmax"))
     model.compile(
         loss="categorical_crossentropy",
-        optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate),
+        optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate),
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
     )

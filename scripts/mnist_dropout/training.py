@@ -71,7 +71,13 @@ def train_and_save(
     with one line if it diverged, else write the model, its history and what it
     was trained with. Returns the model."""
     dropout = float(dropout_label)
-    model = build_model(dropout, train["hidden_units"], train["learning_rate"], steps_per_execution=steps_per_execution)
+    model = build_model(
+        dropout,
+        train["hidden_units"],
+        train["learning_rate"],
+        train["optimizer"],
+        steps_per_execution=steps_per_execution,
+    )
     model.summary()
     history = train_model(
         model,
