@@ -5,7 +5,8 @@ from pathlib import Path
 
 from mnist_dropout.jobs import atomic_output, log_to
 from mnist_dropout.files import read_csv, read_json, write_csv
-from mnist_dropout.tables import summary_columns, summary_markdown, summary_row
+from mnist_dropout.summary import summary_markdown
+from mnist_dropout.tables import summary_columns, summary_row
 
 with log_to(snakemake.log[0]):
     swept, early_stopping = snakemake.params.swept, snakemake.params.early_stopping

@@ -2,16 +2,16 @@ import numpy as np
 import pytest
 
 from mnist_dropout.figures import curve_band, digit_with_article, plot_test_accuracy
+from mnist_dropout.uncertainty import intervals_by_dropout
 from mnist_dropout.files import read_csv, write_csv
+from mnist_dropout.summary import answer_markdown, summary_markdown
 from mnist_dropout.tables import (
     SUMMARY_COLUMNS,
     best_epoch,
     combination_label,
     group_by_run,
-    answer_markdown,
     seeds_of,
     select_dropout,
-    summary_markdown,
     summary_columns,
     summary_row,
 )
@@ -191,15 +191,15 @@ def test_the_answer_with_one_seed_says_no_uncertainty_can_be_given():
 def test_the_test_accuracy_figure_draws_each_mean_with_its_interval(tmp_path):
     from test_uncertainty import TABLE, T_975_4
 
-    curves = {"": {p: list(by_seed.values()) for p, by_seed in TABLE.items()}}
-    drawn = plot_test_accuracy(curves, tmp_path / "test_acc.png")[""]
+    accuracies = {p: list(by_seed.values()) for p, by_seed in TABLE.items()}
+    drawn = plot_test_accuracy({"": intervals_by_dropout(accuracies)}, tmp_path / "test_acc.png", 0.95)[""]
     assert drawn["dropout"] == [0.0, 0.3, 0.5]
-    for index, values in enumerate(curves[""].values()):
+    for index, values in enumerate(accuracies.values()):
         half = T_975_4 * np.std(values, ddof=1) / 5**0.5
         assert drawn["mean"][index] == pytest.approx(np.mean(values))
         assert (drawn["low"][index], drawn["high"][index]) == pytest.approx(
             (np.mean(values) - half, np.mean(values) + half)
         )
     # One seed: the means alone, no interval.
-    single = plot_test_accuracy({"": {0.0: [0.97], 0.5: [0.98]}}, tmp_path / "one.png")[""]
+    single = plot_test_accuracy({"": intervals_by_dropout({0.0: [0.97], 0.5: [0.98]})}, tmp_path / "one.png", 0.95)[""]
     assert single["low"].tolist() == single["mean"].tolist() == single["high"].tolist() == [0.97, 0.98]

@@ -2,6 +2,7 @@
 Keras is imported, `configure_backend` after."""
 
 import fcntl
+import importlib.abc
 import os
 import stat
 import sys
@@ -21,6 +22,23 @@ JAX_COMPILATION_CACHE = Path(".cache") / "jax"
 # TFLite's JAX converter; image galleries, DataFrame inputs), and coped without;
 # refused, they cost a JAX job 3 s and 0.4 GB less, a TensorFlow job 0.6 s.
 UNUSED_IMPORTS = {"jax": ("tensorflow", "matplotlib", "pandas"), "tensorflow": ("jax", "matplotlib", "pandas")}
+
+
+class RefusedImports(importlib.abc.MetaPathFinder):
+    """Refuses the UNUSED_IMPORTS of a backend's jobs with an ImportError that
+    says why (Keras and TensorFlow import them only if they can)."""
+
+    def __init__(self, backend):
+        self.backend, self.refused = backend, UNUSED_IMPORTS[backend]
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in self.refused:
+            raise ModuleNotFoundError(
+                f"{name} is not imported in {self.backend} training jobs (mnist_dropout.backend.UNUSED_IMPORTS)",
+                name=name,
+            )
+        return None
+
 
 # Open lock files of the CPUs this process claimed: a claim lasts as long as the
 # process, and the kernel drops it when the process ends, even if killed.
@@ -92,8 +110,7 @@ def select_backend(name, threads):
     if name not in BACKENDS:
         raise ValueError(f"unknown Keras backend {name!r}; expected one of {', '.join(BACKENDS)}")
     os.environ["KERAS_BACKEND"] = name
-    for module in UNUSED_IMPORTS[name]:
-        sys.modules.setdefault(module, None)
+    sys.meta_path.insert(0, RefusedImports(name))
     if name == "jax":
         os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(JAX_COMPILATION_CACHE.resolve()))
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")

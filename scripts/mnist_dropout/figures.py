@@ -9,7 +9,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .jobs import atomic_output  # noqa: E402
-from .uncertainty import CONFIDENCE, interval  # noqa: E402
 
 METRIC_LABELS = {
     "loss": "training loss",
@@ -113,28 +112,29 @@ def plot_metric_by_dropout(panels, metric, path):
     _save(figure, path)
 
 
-def plot_test_accuracy(curves, path):
+def plot_test_accuracy(curves, path, confidence):
     """Test accuracy against p, one line per combination of swept settings
-    (`curves`: {label: {dropout: accuracies over seeds}}): the mean over seeds
-    with its 95% confidence interval (bars for one line, bands for several),
+    (`curves`: {label: {dropout: {values: accuracies over seeds, mean, low,
+    high}}}, the `confidence` interval of the mean, no bounds for one seed):
+    the means with their intervals (bars for one line, bands for several),
     seeds as dots. Returns what it drew: {label: {dropout, mean, low, high}}."""
     figure, axes = plt.subplots(figsize=(7, 4.5) if len(curves) == 1 else (9, 5.5))
-    seeds = max(len(values) for curve in curves.values() for values in curve.values())
+    seeds = max(len(summary["values"]) for curve in curves.values() for summary in curve.values())
     dropouts = sorted({p for curve in curves.values() for p in curve})
     drawn = {}
     for name, accuracies_by_dropout in curves.items():
         ps = sorted(accuracies_by_dropout)
-        intervals = [interval(accuracies_by_dropout[p]) for p in ps]
+        intervals = [accuracies_by_dropout[p] for p in ps]
         means = np.array([row["mean"] for row in intervals])
         # One seed: no interval (drawn as none).
         lows = np.array([means[i] if row["low"] is None else row["low"] for i, row in enumerate(intervals)])
         highs = np.array([means[i] if row["high"] is None else row["high"] for i, row in enumerate(intervals)])
         drawn[name] = {"dropout": ps, "mean": means, "low": lows, "high": highs}
         if len(curves) == 1:
-            label = f"mean of {seeds} seeds, bars {CONFIDENCE:.0%} CI" if seeds > 1 else "one run per p"
+            label = f"mean of {seeds} seeds, bars {confidence:.0%} CI" if seeds > 1 else "one run per p"
             axes.errorbar(ps, means, yerr=[means - lows, highs - means], marker="o", capsize=4, label=label)
             for p in ps:
-                values = accuracies_by_dropout[p]
+                values = accuracies_by_dropout[p]["values"]
                 axes.scatter([p] * len(values), values, s=10, color="grey", alpha=0.6, zorder=3)
         else:
             (line,) = axes.plot(ps, means, marker="o", label=name)
@@ -142,7 +142,7 @@ def plot_test_accuracy(curves, path):
                 axes.fill_between(ps, lows, highs, color=line.get_color(), alpha=0.15, linewidth=0)
     title = "Test accuracy by dropout probability"
     if len(curves) > 1:
-        title += f"\nmean of {seeds} seeds, band {CONFIDENCE:.0%} CI" if seeds > 1 else "\none run per p"
+        title += f"\nmean of {seeds} seeds, band {confidence:.0%} CI" if seeds > 1 else "\none run per p"
     axes.set(title=title, xlabel="dropout probability p", ylabel="test accuracy")
     axes.set_xticks(dropouts)
     axes.legend(fontsize="small" if len(curves) > 1 else None)

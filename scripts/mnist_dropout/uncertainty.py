@@ -28,6 +28,11 @@ def interval(values):
     return {"n": len(values), "mean": mean, "std": std, "low": float(low), "high": float(high)}
 
 
+def intervals_by_dropout(values_by_dropout):
+    """{dropout: {values, and their interval}} of {dropout: values over seeds}."""
+    return {p: {"values": values, **interval(values)} for p, values in values_by_dropout.items()}
+
+
 def compare_dropouts(accuracies):
     """The answer for one settings combination, from {dropout: {seed:
     accuracy}}: {"intervals": {p: interval}, "best": p with the highest mean
