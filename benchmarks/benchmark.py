@@ -195,7 +195,7 @@ def workflow(mirror, epochs, cores, settings, workdir):
         "backend": threads["environment"]["backend"],
         "replot_wall": replot["wall"],
         "replot_train_jobs": len(
-            re.findall(r"^\s*(?:local)?rule train(?:_and_evaluate)?:", replot["output"], flags=re.MULTILINE)
+            re.findall(r"^\s*(?:local)?rule train_and_evaluate:", replot["output"], flags=re.MULTILINE)
         ),
     }
 
@@ -210,19 +210,30 @@ def fma_peak(cores, iterations=200_000_000):
     with tempfile.TemporaryDirectory() as folder:
         source, binary = Path(folder, "fma.c"), Path(folder, "fma")
         source.write_text(FMA_KERNEL)
-        built = subprocess.run(["gcc", "-O3", "-march=native", "-o", binary, source], capture_output=True, text=True)
+        try:
+            built = subprocess.run(
+                ["gcc", "-O3", "-march=native", "-o", binary, source], capture_output=True, text=True
+            )
+        except OSError as error:
+            return None, f"no gcc ({error})"
         if built.returncode != 0:
-            return None, built.stderr.strip().splitlines()[-1]
+            return None, (built.stderr.strip().splitlines() or ["gcc failed"])[-1]
+        cpus = sorted(os.sched_getaffinity(0))[:cores]
         processes = [
-            subprocess.Popen([binary, str(iterations)], stdout=subprocess.PIPE, text=True) for _ in range(cores)
+            subprocess.Popen(["taskset", "-c", str(cpu), binary, str(iterations)], stdout=subprocess.PIPE, text=True)
+            for cpu in cpus
         ]
         results = [process.communicate()[0].split() for process in processes]
+        if any(process.returncode != 0 or len(result) != 3 for process, result in zip(processes, results)):
+            return None, "the FMA kernel failed"
     return sum(float(rate) for rate, _, _ in results), int(results[0][1])
 
 
-def xla_matmul_peak():
-    """FLOP/s of a 4096 x 4096 float32 matrix product in XLA on every core, best of five."""
-    result = subprocess.run([sys.executable, "-c", XLA_MATMUL], capture_output=True, text=True, check=True)
+def xla_matmul_peak(cores):
+    """FLOP/s of a 4096 x 4096 float32 matrix product in XLA on `cores` cores, best of five."""
+    cpus = ",".join(map(str, sorted(os.sched_getaffinity(0))[:cores]))
+    command = ["taskset", "-c", cpus, sys.executable, "-c", XLA_MATMUL]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
     return float(result.stdout.split()[-1])
 
 
@@ -260,7 +271,7 @@ def main():
     args = parser.parse_args()
     mirror = args.mirror.resolve()
     fma, fma_bits = fma_peak(args.cores)
-    matmul = xla_matmul_peak()
+    matmul = xla_matmul_peak(args.cores)
     peak = max(fma or 0, matmul)
     peak_source = (
         f"{fma_bits}-bit FMA microbenchmark" if fma and fma >= matmul else "XLA float32 matrix product on every core"

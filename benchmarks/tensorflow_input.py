@@ -9,7 +9,7 @@ the user and kernel CPU seconds of the whole process.
 
     python benchmarks/tensorflow_input.py DATASET_DIR [--threads 1] [--repeats 3] [--side-by-side 2]
 
-DATASET_DIR holds the preprocessed arrays (results/data/mnist of a run). With
+DATASET_DIR holds the preprocessed arrays (results/data/mnist/KEY of a run). With
 --side-by-side N, N processes of the same path run at once, as N jobs would.
 """
 

@@ -5,7 +5,6 @@ import functools
 
 from mnist_dropout import settings as study
 from mnist_dropout.idx import IDX_FILES, IDX_NAMES
-from mnist_dropout.files import write_yaml
 from mnist_dropout.paths import DATASET, MODEL_DIR, SETTINGS_FILE
 from mnist_dropout.provenance import CodeError, code_digest
 from mnist_dropout.settings import dropout_label

@@ -53,6 +53,4 @@ rule describe_settings:
     params:
         settings=lambda wildcards: get_settings(wildcards.settings),
     run:
-        write_yaml(output[0], params.settings)
-        with open(log[0], "w") as stream:
-            print(f"wrote {output[0]}", file=stream)
+        study.write_settings(output[0], params.settings, log[0])

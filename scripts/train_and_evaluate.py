@@ -1,13 +1,18 @@
 """Rule `train_and_evaluate`: one model for one (dropout, seed) pair, trained,
 then evaluated in the same process."""
 
+from pathlib import Path
+
 from mnist_dropout.backend import configure_backend, select_backend
 from mnist_dropout.dataset import load_dataset
 from mnist_dropout.jobs import log_to
-from mnist_dropout.provenance import code_version
+from mnist_dropout.provenance import check_code, code_version
 
 with log_to(snakemake.log[0]):
     settings, seed = snakemake.params.settings, int(snakemake.wildcards.seed)
+    # The folder is named by the code planned; the code that runs must be it.
+    scripts = Path(snakemake.scriptdir)
+    check_code(settings["code"]["digest"], [scripts / "train_and_evaluate.py"], scripts / "mnist_dropout")
     train = settings["train"]
     cpus = select_backend(train["backend"], snakemake.threads)
     # Keras is imported only now: after the backend is chosen and logging redirected.

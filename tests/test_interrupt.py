@@ -87,5 +87,5 @@ def test_sigkill_then_unlock_and_rerun_matches_an_uninterrupted_run(run, tmp_pat
         with np.load(model_dir / "predictions.npz") as a, np.load(resumed / "predictions.npz") as b:
             assert np.array_equal(a["probabilities"], b["probabilities"])
     assert (tmp_path / "results" / "summary.csv").read_text() == (reference / "results" / "summary.csv").read_text()
-    # The rerun wrote and renamed what the killed jobs had left under temporary names.
+    # Killed while training, before writing: no temporary file of theirs is left.
     assert not [path.name for path in (tmp_path / "results").rglob("*") if ".tmp" in path.name]

@@ -13,7 +13,15 @@ import pytest
 
 from conftest import REPO
 from mnist_dropout.jobs import atomic_output
-from mnist_dropout.provenance import CodeError, code_digest, code_version, cpu, imported_files, source_digest
+from mnist_dropout.provenance import (
+    CodeError,
+    check_code,
+    code_digest,
+    code_version,
+    cpu,
+    imported_files,
+    source_digest,
+)
 
 SCRIPTS = REPO / "scripts"
 CODE_FILES = sorted([*SCRIPTS.glob("*.py"), *(SCRIPTS / "mnist_dropout").glob("*.py")])
@@ -101,9 +109,13 @@ def test_relative_imports_inside_the_package_are_followed_transitively(tmp_path)
         "entry.py",
         *(f"mnist_dropout/{name}" for name in ("__init__.py", "a.py", "b.py", "c.py")),
     }
-    # An edit of the module two imports away changes the whole digest.
+    check_code(digest["digest"], [tmp_path / "entry.py"], package)
+    # An edit of the module two imports away changes the whole digest, and a
+    # job planned with the old code refuses to run the new.
     (package / "a.py").write_text("A = 2\n")
     assert code_digest([tmp_path / "entry.py"], package)["digest"] != digest["digest"]
+    with pytest.raises(CodeError, match="the code changed since the run was planned"):
+        check_code(digest["digest"], [tmp_path / "entry.py"], package)
 
 
 @pytest.mark.parametrize(
@@ -124,20 +136,33 @@ def test_an_import_that_cannot_be_followed_is_named(tmp_path, source, why):
     assert message.startswith(f"{tmp_path / 'entry.py'}:2: `") and why in message and "\n" not in message
 
 
-def test_code_version_names_the_commit_and_uncommitted_changes(tmp_path):
-    assert code_version(tmp_path) == {"git_commit": "not a git checkout"}
+def test_code_version_names_the_commit_and_uncommitted_changes_of_the_code(tmp_path):
+    code = tmp_path / "scripts"
+    code.mkdir()
+    assert code_version(code) == {"git_commit": "not a git checkout"}
 
     def git(*args):
         subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
 
     git("init", "-q")
-    (tmp_path / "code.py").write_text("x = 1\n")
-    git("add", "code.py")
+    (code / "code.py").write_text("x = 1\n")
+    (tmp_path / "README.md").write_text("notes\n")
+    git("add", "scripts/code.py", "README.md")
     git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "first")
     commit = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
-    assert code_version(tmp_path) == {"git_commit": commit.strip(), "uncommitted_changes": False}
-    (tmp_path / "code.py").write_text("x = 2\n")
-    assert code_version(tmp_path) == {"git_commit": commit.strip(), "uncommitted_changes": True}
+    assert code_version(code) == {"git_commit": commit.strip(), "uncommitted_changes": False}
+    # An edit beside the code is not a change of the code.
+    (tmp_path / "README.md").write_text("more notes\n")
+    assert code_version(code) == {"git_commit": commit.strip(), "uncommitted_changes": False}
+    (code / "code.py").write_text("x = 2\n")
+    assert code_version(code) == {"git_commit": commit.strip(), "uncommitted_changes": True}
+
+
+def test_the_digest_of_a_fixed_source_is_the_same_on_every_python():
+    # CI runs this on 3.11 and 3.13: settings keys must not depend on the
+    # interpreter that plans the run.
+    source = 'def f(x, *, y=1.5):\n    """Doc."""\n    return [x ** 2 for x in range(y)] if x else {"a": None}\n'
+    assert source_digest(source) == "cc0b9f0f8b6ec444"
 
 
 def test_cpu_names_the_model_and_its_vector_extensions():

@@ -84,7 +84,7 @@ def test_summary_markdown_has_run_and_per_dropout_tables():
     ]
     text = summary_markdown(summary)
     assert "| 0 | 1 | 6 | 4 | 6 | 0.9800 | 0.0800 | 0.9820 |" in text
-    assert "the tested weights are the last epoch's" in text
+    assert "The tested epoch is the one whose weights were evaluated: the last" in text
     assert "| 0 | 2 | 5.0 ± 1.4 | 0.9800 ± 0.0000 | 0.0800 ± 0.0000 | 0.9810 ± 0.0014 |" in text
     assert "| 0.3 | 1 | 5.0 | 0.9800 | 0.0800 | 0.9790 |" in text  # no spread from one seed
     headed = summary_markdown(summary, "train: {epochs: 3}\n")
@@ -203,3 +203,9 @@ def test_the_test_accuracy_figure_draws_each_mean_with_its_interval(tmp_path):
     # One seed: the means alone, no interval.
     single = plot_test_accuracy({"": intervals_by_dropout({0.0: [0.97], 0.5: [0.98]})}, tmp_path / "one.png", 0.95)[""]
     assert single["low"].tolist() == single["mean"].tolist() == single["high"].tolist() == [0.97, 0.98]
+
+
+def test_the_answer_for_one_p_over_several_seeds_gives_its_interval():
+    text = answer_markdown(summary_of({0.5: {0: 0.98, 1: 0.97, 2: 0.975}}))
+    assert "no uncertainty can be given" not in text
+    assert "| 0.5 | 3 | 0.9750 | 0.0050 | 0.9626 to 0.9874 | best |" in text

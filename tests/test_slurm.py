@@ -74,5 +74,5 @@ def test_heavy_rules_ran_as_slurm_jobs_and_light_ones_locally(slurm_run, cluster
         assert "train" in log.read_text(errors="replace")
     # Downloads, aggregation and plots are localrules on the submitting host.
     assert "localrule download" in result.stderr and "localrule plot_curves" in result.stderr
-    assert "rule train" in result.stderr and "localrule train" not in result.stderr
+    assert "rule train_and_evaluate:" in result.stderr and "localrule train_and_evaluate" not in result.stderr
     print("Slurm job ids:", {rule: ids for rule, ids in by_rule.items()})

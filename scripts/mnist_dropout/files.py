@@ -1,12 +1,10 @@
-"""Reading and writing the workflow's CSV, JSON and YAML files, each written whole
+"""Reading and writing the workflow's CSV and JSON files, each written whole
 (a temporary name, then renamed). Kept apart from the summary's logic (tables.py):
 editing that redraws the tables and figures, this retrains the models that write
 with it."""
 
 import csv
 import json
-
-import yaml
 
 from .jobs import atomic_output
 
@@ -50,8 +48,3 @@ def write_json(path, data):
 def read_json(path):
     with open(path) as stream:
         return json.load(stream)
-
-
-def write_yaml(path, data):
-    with atomic_output(path) as temporary, open(temporary, "w") as stream:
-        yaml.safe_dump(data, stream, sort_keys=False)

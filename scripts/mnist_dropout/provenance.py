@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .jobs import InputError
+
 PACKAGE = __package__
 # Instruction-set extensions that decide which kernels XLA and oneDNN compile:
 # results are bitwise reproducible only on CPUs with the same ones.
@@ -20,8 +22,9 @@ SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_
 DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-class CodeError(ValueError):
-    """Code whose imports of the package cannot be followed."""
+class CodeError(InputError):
+    """Code whose imports of the package cannot be followed, or that changed
+    since the run was planned."""
 
 
 def _canonical(node):
@@ -137,21 +140,36 @@ def code_digest(entry_scripts, package_dir):
     return {"digest": combined, "files": files}
 
 
+def check_code(expected, entry_scripts, package_dir):
+    """Raise a CodeError unless the code of `entry_scripts` (and what they
+    import) still has the digest `expected` it was planned with."""
+    found = code_digest(entry_scripts, package_dir)["digest"]
+    if found != expected:
+        raise CodeError(
+            f"the code changed since the run was planned (digest {found}, planned {expected}); "
+            "rerun snakemake to train with the new code in a folder of its own"
+        )
+
+
 def code_version(directory):
-    """The git commit of the checkout holding `directory`, and whether it had
-    uncommitted changes; or that it is not a git checkout."""
+    """The git commit of the checkout holding `directory` (the code), and
+    whether that code had uncommitted changes; "not a git checkout"; or why git
+    could not tell."""
 
     def git(*args):
-        return subprocess.run(
-            ["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=30, check=True
-        ).stdout.strip()
+        return subprocess.run(["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=30)
 
     try:
         commit = git("rev-parse", "HEAD")
-        changes = git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.SubprocessError):
-        return {"git_commit": "not a git checkout"}
-    return {"git_commit": commit, "uncommitted_changes": bool(changes)}
+        if commit.returncode != 0:
+            if "not a git repository" in commit.stderr:
+                return {"git_commit": "not a git checkout"}
+            said = commit.stderr.strip().splitlines()
+            return {"git_commit": f"unknown (git: {said[-1] if said else 'failed'})"}
+        changes = git("status", "--porcelain", "--untracked-files=no", "--", ".")
+    except (OSError, subprocess.SubprocessError) as error:
+        return {"git_commit": f"unknown ({error})"}
+    return {"git_commit": commit.stdout.strip(), "uncommitted_changes": bool(changes.stdout.strip())}
 
 
 def cpu():

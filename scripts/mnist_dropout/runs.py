@@ -4,8 +4,9 @@ they do not.
 
     python -m mnist_dropout.runs [--configfile my.yaml ...] [--results results] [--prune [--yes]]
 
-Run in the workflow's folder, with the --configfile overlays of the run it
-should compare with. Prints one Markdown table row per model folder (an
+Run in the workflow's folder (its config.yaml and scripts/ are the current
+config and code), with the --configfile overlays of the run it should compare
+with (Snakemake's --config is not read: put such values in an overlay). Prints one Markdown table row per model folder (an
 interrupted one included), with the training settings in which the settings
 folders differ. --prune lists the model folders the current config and code do
 not use and deletes them once confirmed (--yes confirms without asking)."""
@@ -20,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from .paths import MODEL_DIR, SETTINGS_FILE
-from .settings import ConfigError, dropout_label, load_config, runs, settings_grid, workflow_code
+from .settings import WORKFLOW_DIR, ConfigError, load_config, runs, settings_grid, workflow_code
 from .tables import markdown_table, setting_text
 
 STATUSES = {
@@ -55,8 +56,11 @@ def model_dirs(results_dir):
     found = []
     for path in Path(results_dir).glob(MODEL_DIR.removeprefix("results/").format(settings="*", dropout="*", seed="*")):
         match = MODEL_DIR_PATTERN.search("results/" + path.relative_to(results_dir).as_posix())
-        if path.is_dir() and match:
+        try:
             fields = {"settings": match["settings"], "dropout": float(match["dropout"]), "seed": int(match["seed"])}
+        except (TypeError, ValueError):
+            continue  # not a model folder the workflow names
+        if path.is_dir():
             found.append((path, fields))
     return sorted(found, key=lambda item: (item[1]["settings"], item[1]["dropout"], item[1]["seed"]))
 
@@ -94,6 +98,7 @@ def list_runs(results_dir, current=None):
         train = trained_with.get(fields["settings"], {})
         rows.append(
             {
+                "path": model_dir,
                 "settings": fields["settings"],
                 **{key: train.get(key) for key in varying},
                 "dropout": fields["dropout"],
@@ -109,15 +114,16 @@ def list_runs(results_dir, current=None):
     return rows
 
 
-def current_runs(config):
-    """{(settings, dropout, seed)} of the models the config and the code use."""
-    return set(runs(config, settings_grid(config, workflow_code())))
+def current_runs(config, workflow=WORKFLOW_DIR):
+    """{(settings, dropout, seed)} of the models the config and the code of the
+    workflow folder `workflow` use."""
+    return set(runs(config, settings_grid(config, workflow_code(Path(workflow) / "scripts"))))
 
 
 def markdown(rows):
     if not rows:
         return "No models under results/models yet."
-    columns = list(rows[0])
+    columns = [column for column in rows[0] if column != "path"]
 
     def cell(key, value):
         if value is None:
@@ -128,7 +134,7 @@ def markdown(rows):
             return "yes" if value else "no"
         return setting_text(value)
 
-    return markdown_table(columns, [[cell(key, value) for key, value in row.items()] for row in rows])
+    return markdown_table(columns, [[cell(key, row[key]) for key in columns] for row in rows])
 
 
 def prune(results_dir, rows, confirm):
@@ -139,9 +145,7 @@ def prune(results_dir, rows, confirm):
         return []
     deleted = []
     for row in unused:
-        model_dir = _path(
-            results_dir, MODEL_DIR, settings=row["settings"], dropout=dropout_label(row["dropout"]), seed=row["seed"]
-        )
+        model_dir = row["path"]
         shutil.rmtree(model_dir)
         deleted.append(model_dir)
         for folder in (model_dir.parent, model_dir.parent.parent):
@@ -163,11 +167,13 @@ def main(argv=None):
     parser.add_argument("--prune", action="store_true", help="delete the models not in use, once confirmed")
     parser.add_argument("--yes", action="store_true", help="with --prune: delete without asking")
     args = parser.parse_args(argv)
+    # The workflow folder run in, else this package's own.
+    workflow = Path.cwd() if (Path.cwd() / "Snakefile").is_file() else WORKFLOW_DIR
     try:
-        config = load_config(args.configfile)
+        config = load_config(args.configfile, workflow / "config.yaml")
     except ConfigError as error:
         sys.exit(str(error))
-    rows = list_runs(args.results, current_runs(config))
+    rows = list_runs(args.results, current_runs(config, workflow))
     print(markdown(rows))
     if args.prune:
         unused = [row for row in rows if not row["current"]]

@@ -13,6 +13,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .jobs import atomic_output
 from .provenance import code_digest
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -52,9 +53,9 @@ def merge(base, overlay):
     return merged
 
 
-def load_config(overlays=()):
-    """config.yaml with the YAML files `overlays` laid over it in order, checked."""
-    config = yaml.safe_load(CONFIG_FILE.read_text())
+def load_config(overlays=(), config_file=CONFIG_FILE):
+    """`config_file` with the YAML files `overlays` laid over it in order, checked."""
+    config = yaml.safe_load(Path(config_file).read_text())
     for path in overlays:
         config = merge(config, yaml.safe_load(Path(path).read_text()) or {})
     return check_config(config)
@@ -203,6 +204,13 @@ def analysed_combination(config):
     """The combination with `train:`'s values, in the sweep's spelling (1 or 1.0)."""
     train = config["train"]
     return {name: values[values.index(train[name])] for name, values in config["sweep"].items()}
+
+
+def write_settings(path, settings, log):
+    """`settings` as readable YAML at `path`, written whole; says so in `log`."""
+    with atomic_output(path) as temporary, open(temporary, "w") as stream:
+        yaml.safe_dump(settings, stream, sort_keys=False)
+    Path(log).write_text(f"wrote {path}\n")
 
 
 def runs(config, grid):

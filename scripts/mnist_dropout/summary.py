@@ -91,17 +91,18 @@ def summary_markdown(rows, settings_text="", swept=(), analysed=None):
 
 
 TESTED_WEIGHTS = (
-    "The best epoch is the one early stopping judged best (lowest validation loss by default). As in the "
-    "original, the tested weights are the last epoch's, up to `patience` epochs past the best one "
-    '("tested epoch"); `train.early_stopping.restore_best_weights: true` tests the best epoch\'s weights.'
+    "The best epoch is the one early stopping judged best (lowest validation loss by default). The tested "
+    "epoch is the one whose weights were evaluated: the last, as in the original (up to `patience` epochs "
+    "past the best with early stopping), unless `train.early_stopping.restore_best_weights` is on."
 )
 # What the seed fixes across p, which makes the comparisons paired (tested in test_model.py).
 PAIRING = (
     "Runs with the same seed see the same batches in the same order at every p and, for p > 0, start from the "
-    "same initial weights (p = 0, without dropout layers, shares the first layer's); only the dropout masks "
+    "same initial weights (p = 0, without dropout layers, shares the first layer's); the dropout masks "
     "differ. So each p is compared with the best by a paired t-test over the seeds (two-sided), the p-values "
     f"adjusted over these comparisons by Benjamini-Hochberg; a difference counts at a {LEVEL:.0%} false "
-    "discovery rate."
+    "discovery rate. The intervals of the differences are not adjusted. The best is chosen on these same "
+    'accuracies, which favours it: read "told apart" as a screen, and confirm with new seeds.'
 )
 
 
@@ -120,17 +121,26 @@ def answer_markdown(rows, label=""):
     answer = compare_dropouts(accuracies)
     best, intervals, tests = answer["best"], answer["intervals"], answer["versus_best"]
     heading = "## Which p is best, and how sure" + (f": {label}" if label else "")
-    if not tests:
+    if intervals[best]["n"] < 2:
         return (
             f"{heading}\n\nBest test accuracy: p = {best:g} ({intervals[best]['mean']:.4f}). With one seed per p "
             "no uncertainty can be given, and seed noise can be as large as the differences between p: "
             "add seeds, e.g. `seeds: [0, 1, 2, 3, 4]`, for confidence intervals and tests."
         )
     table = markdown_table(
-        ["dropout", "n", "test accuracy", "std", f"{CONFIDENCE:.0%} CI", f"best - this ({CONFIDENCE:.0%} CI)"]
+        [
+            "dropout",
+            "n",
+            "test accuracy",
+            "std",
+            f"{CONFIDENCE:.0%} CI",
+            f"best - this ({CONFIDENCE:.0%} CI, unadjusted)",
+        ]
         + ["p (paired t)", "adjusted", "told apart"],
         [
-            [f"{p:g}", row["n"], f"{row['mean']:.4f}", f"{row['std']:.4f}", _ci(row["low"], row["high"])]
+            [f"{p:g}", row["n"], f"{row['mean']:.4f}"]
+            # One seed of this p: no spread, nothing to test.
+            + ([f"{row['std']:.4f}", _ci(row["low"], row["high"])] if row["n"] > 1 else ["", ""])
             + (
                 [
                     f"{tests[p]['difference']:.4f} ({_ci(tests[p]['low'], tests[p]['high'])})",
@@ -139,7 +149,7 @@ def answer_markdown(rows, label=""):
                     "yes" if tests[p]["told_apart"] else "no",
                 ]
                 if p in tests
-                else ["best", "", "", ""]
+                else ["best" if p == best else "", "", "", ""]
             )
             for p, row in intervals.items()
         ],
@@ -159,7 +169,7 @@ def answer_markdown(rows, label=""):
         verdict = "shown" if zero["told_apart"] else "not shown"
         lines.append(
             f"Does dropout help? p = {best:g} beats p = 0 by {zero['difference']:.4f} "
-            f"({CONFIDENCE:.0%} CI {_ci(zero['low'], zero['high'])}, adjusted p = {zero['adjusted']:.3g}): "
+            f"(unadjusted {CONFIDENCE:.0%} CI {_ci(zero['low'], zero['high'])}, adjusted p = {zero['adjusted']:.3g}): "
             f"{verdict} at the {LEVEL:.0%} level."
         )
     return f"{heading}\n\n{table}\n\n" + "\n".join(lines) + f"\n\n{PAIRING}"
