@@ -47,6 +47,7 @@ localrules:
     plot_test_accuracy,
     plot_fscore,
     plot_failures,
+    export_mlflow,
 
 
 # MNIST: download and verify, preprocess once.
@@ -55,6 +56,8 @@ include: "rules/data.smk"
 include: "rules/models.smk"
 # Every model's results: summary tables and figures.
 include: "rules/analysis.smk"
+# Optional: every kept model in MLflow (results/mlflow/mlflow.db).
+include: "rules/tracking.smk"
 
 
 rule all:

@@ -4,6 +4,7 @@
 import functools
 
 from mnist_dropout import settings as study
+from mnist_dropout.runs import kept_models_state
 from mnist_dropout.idx import IDX_FILES, IDX_NAMES
 from mnist_dropout.paths import DATASET, MODEL_DIR, SETTINGS_FILE
 from mnist_dropout.provenance import CodeError, code_digest
@@ -116,3 +117,9 @@ def get_run_files(pattern, selected=None):
 def get_raw_idx_files():
     """{split_kind: path} of the downloaded IDX files, e.g. train_images."""
     return {f"{split}_{kind}": f"results/data/raw/{name}" for (split, kind), name in IDX_NAMES.items()}
+
+
+def get_kept_models_state():
+    """A digest of the kept model folders the config does not use (the export
+    reads them; the config's are its inputs)."""
+    return kept_models_state("results", set(get_runs()))

@@ -2,6 +2,7 @@
 workflow through the real `snakemake` command on the shipped MNIST subset."""
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,15 +15,26 @@ from mnist_dropout.paths import DATASET
 REPO = Path(__file__).resolve().parents[1]
 SUBSET = REPO / "tests" / "data" / "mnist-subset"
 CONFIGS = REPO / "tests" / "config"
+# Debian's Chromium (.ci/run installs it), as root in a closed network: no
+# sandbox, no background connections.
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
-def snakemake(workdir, *args, configs=(), check=True, timeout=900, workflow=REPO):
+def snakemake(workdir, *args, configs=(), check=True, timeout=900, workflow=REPO, env=None):
     """Run the workflow in the folder `workflow` with results under `workdir`;
-    config overlays in order."""
+    config overlays in order; `env` the environment (default: this one)."""
     command = [sys.executable, "-m", "snakemake", "-s", str(workflow / "Snakefile"), "--directory", str(workdir)]
     if configs:
         command += ["--configfile", *map(str, configs)]
-    result = subprocess.run(command + list(args), capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command + list(args), capture_output=True, text=True, timeout=timeout, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result

@@ -2,31 +2,20 @@
 is listed under its category, loads, and draws a non-blank picture."""
 
 import io
-import shutil
 
 import matplotlib.image
 import numpy as np
 import pytest
 
-from conftest import snakemake
+from conftest import CHROMIUM, CHROMIUM_ARGS, snakemake
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements-dev.txt")
-CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 
 FIGURES = {
     "Learning curves": ["fit_loss", "train_loss_dropout", "val_loss_dropout", "val_acc_dropout"],
     "Test metrics": ["test_acc_dropout", "fscore", "failure8"],
 }
-# Chromium as root in a closed network: no sandbox, no background connections.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")

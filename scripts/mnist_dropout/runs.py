@@ -12,6 +12,7 @@ folders differ. --prune lists the model folders the current config and code do
 not use and deletes them once confirmed (--yes confirms without asking)."""
 
 import argparse
+import hashlib
 import json
 import re
 import shutil
@@ -65,6 +66,22 @@ def model_dirs(results_dir):
     return sorted(found, key=lambda item: (item[1]["settings"], item[1]["dropout"], item[1]["seed"]))
 
 
+def kept_models_state(results_dir, excluded=()):
+    """A digest of the names, sizes and modification times of the files of every
+    model folder under `results_dir` but those of `excluded` ((settings,
+    dropout, seed)), and of their settings.yaml: it changes when such a folder
+    or its files do, without reading them."""
+    digest = hashlib.sha256()
+    for model_dir, fields in model_dirs(results_dir):
+        if (fields["settings"], fields["dropout"], fields["seed"]) in excluded:
+            continue
+        for path in sorted([*model_dir.iterdir(), _path(results_dir, SETTINGS_FILE, **fields)]):
+            if path.is_file():
+                stat = path.stat()
+                digest.update(f"{path.relative_to(results_dir)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
 def code_version_text(environment):
     """ "COMMIT" (12 digits), with "+ changes" if the checkout had uncommitted ones."""
     code = (environment or {}).get("code")
@@ -76,18 +93,31 @@ def code_version_text(environment):
     return commit[:12] + (" + changes" if code.get("uncommitted_changes") else "")
 
 
+def read_settings(results_dir, fields):
+    """The settings.yaml of the settings folder of a model (`fields` as
+    model_dirs gives them), or None if it is missing or unreadable."""
+    return _read(_path(results_dir, SETTINGS_FILE, **fields), yaml.safe_load)
+
+
+def training_settings(results_dir, folders):
+    """{settings key: training settings} of the model folders `folders` (as
+    model_dirs gives them): from settings.yaml, else from a model's train_info.json."""
+    trained_with = {}
+    for model_dir, fields in folders:
+        described = read_settings(results_dir, fields)
+        info = _read(model_dir / "train_info.json", json.loads)
+        train = (described or {}).get("train") or (info or {}).get("train")
+        if train is not None:
+            trained_with.setdefault(fields["settings"], train)
+    return trained_with
+
+
 def list_runs(results_dir, current=None):
     """[{settings, the differing training settings..., dropout, seed, code,
     status, test_accuracy, current}] of every model folder under `results_dir`;
     `current` is the set of (settings, dropout, seed) the config and code use."""
     folders = model_dirs(results_dir)
-    trained_with = {}
-    for model_dir, fields in folders:
-        described = _read(_path(results_dir, SETTINGS_FILE, **fields), yaml.safe_load)
-        info = _read(model_dir / "train_info.json", json.loads)
-        train = (described or {}).get("train") or (info or {}).get("train")
-        if train is not None:
-            trained_with.setdefault(fields["settings"], train)
+    trained_with = training_settings(results_dir, folders)
     keys = sorted({key for train in trained_with.values() for key in train})
     varying = [k for k in keys if len({json.dumps(t.get(k)) for t in trained_with.values()}) > 1] or keys
     rows = []

@@ -1,0 +1,25 @@
+# Every model kept under results/models (not only the config's) as one run of
+# an MLflow tracking store, rebuilt on every export: browse it with
+# `mlflow ui --backend-store-uri sqlite:///results/mlflow/mlflow.db`. One local
+# job (SQLite takes one writer); the config's models are made first, the other
+# kept folders rerun the export when their files change (params.kept).
+
+
+rule export_mlflow:
+    input:
+        settings=[SETTINGS_FILE.format(settings=key) for key in get_settings_grid()],
+        histories=get_run_files(f"{MODEL_DIR}/history.csv"),
+        metrics=get_run_files(f"{MODEL_DIR}/metrics.json"),
+    output:
+        store="results/mlflow/mlflow.db",
+        artifacts=directory("results/mlflow/artifacts"),
+    log:
+        "results/logs/export_mlflow.log",
+    conda:
+        "../envs/tracking.yaml"
+    params:
+        current=get_runs(),
+        kept=lambda wildcards: get_kept_models_state(),
+        code=get_script_code("export_mlflow.py"),
+    script:
+        "../scripts/export_mlflow.py"

@@ -1,0 +1,168 @@
+"""Every model kept under results/models as one run of an MLflow tracking store
+in SQLite, to compare them in MLflow's UI. The store is a view rebuilt from the
+kept files on every export, never a record of its own; training never imports
+MLflow."""
+
+import shutil
+from pathlib import Path
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+from .files import read_csv, read_json
+from .jobs import atomic_output
+from .runs import code_version_text, model_dirs, model_status, read_settings, training_settings
+from .settings import dropout_label, settings_key
+from .tables import setting_text, summary_row
+
+EXPERIMENT = "mnist-dropout"
+DESCRIPTION = (
+    "Every model kept under results/models, one run each, exported by "
+    "`snakemake --cores 1 results/mlflow/mlflow.db` and rebuilt on every export. "
+    "Filter `tags.current = 'yes'` for the models the config of the export uses."
+)
+# The small files of a model and of its settings folder copied as artifacts
+# (model.keras is named by the tag model_path, not copied).
+MODEL_ARTIFACTS = ("metrics.json", "train_info.json")
+# MLflow's status of a run by the model folder's (runs.model_status): a folder
+# without test metrics is what an interrupted job left.
+RUN_STATUS = {"evaluated": "FINISHED", "trained": "KILLED", "incomplete": "KILLED"}
+
+
+def _load(path, reader):
+    try:
+        return reader(path)
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def flatten(mapping, prefix=""):
+    """{"a.b": value} of a nested mapping; lists and other values as table cells."""
+    flat = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = str(setting_text(value))
+    return flat
+
+
+def run_times(model_dir, history):
+    """(start, end, [end of each epoch]) in milliseconds since the epoch, from
+    the model's files: training started the sum of its epochs' seconds before
+    history.csv was written, and the run ended when its last file was."""
+    end = max(path.stat().st_mtime for path in model_dir.iterdir())
+    if not history:
+        return int(end * 1000), int(end * 1000), []
+    start = (model_dir / "history.csv").stat().st_mtime - sum(row["seconds"] for row in history)
+    epoch_ends, elapsed = [], 0.0
+    for row in history:
+        elapsed += row["seconds"]
+        epoch_ends.append(int((start + elapsed) * 1000))
+    return int(start * 1000), int(end * 1000), epoch_ends
+
+
+def model_run(results_dir, model_dir, fields, train, current):
+    """What MLflow records of one model folder: {name, params, metrics, tags,
+    status, start, end, artifacts}; `train` its training settings, `current`
+    the (settings, dropout, seed) the config uses."""
+    key, dropout, seed = fields["settings"], fields["dropout"], fields["seed"]
+    status = model_status(model_dir)
+    history = _load(model_dir / "history.csv", read_csv) or []
+    metrics = _load(model_dir / "metrics.json", read_json) or {}
+    info = _load(model_dir / "train_info.json", read_json) or {}
+    described = read_settings(results_dir, fields) or {}
+    environment = info.get("environment") or metrics.get("training_environment") or {}
+    start, end, epoch_ends = run_times(model_dir, history)
+
+    series = [
+        Metric(name, row[name], epoch_end, row["epoch"])
+        for row, epoch_end in zip(history, epoch_ends)
+        for name in row
+        if name != "epoch"
+    ]
+    if history:
+        outcome = summary_row(
+            key,
+            {},
+            dropout,
+            seed,
+            history,
+            {"test_loss": metrics.get("test_loss"), "test_accuracy": metrics.get("test_accuracy")},
+            train.get("early_stopping"),
+        )
+        series += [
+            Metric(name, value, end, 0)
+            for name, value in outcome.items()
+            if name not in ("settings", "dropout", "seed") and value is not None
+        ]
+
+    params = {
+        **flatten(train),
+        "dropout": str(dropout),
+        "seed": str(seed),
+        "settings": key,
+        "code_version": code_version_text(environment),
+    }
+    if "code" in described:
+        params["code_digest"] = described["code"]["digest"]
+    if "data" in described:
+        params["dataset"] = settings_key(described["data"])
+    tags = {
+        "current": "yes" if (key, dropout, seed) in current else "no",
+        "status": status,
+        "model_path": str((model_dir / "model.keras").resolve()),
+        **flatten({key: value for key, value in environment.items() if key != "code"}, "environment."),
+        "mlflow.source.name": "scripts/train_and_evaluate.py",
+        "mlflow.source.type": "LOCAL",
+    }
+    commit = (environment.get("code") or {}).get("git_commit")
+    if commit and commit != "not a git checkout":
+        tags["mlflow.source.git.commit"] = commit
+    settings_file = model_dir.parent.parent / "settings.yaml"
+    artifacts = [model_dir / name for name in MODEL_ARTIFACTS] + [settings_file]
+    return {
+        "name": f"{key}/p{dropout_label(dropout)}/seed{seed}",
+        "params": params,
+        "metrics": series,
+        "tags": tags,
+        "status": RUN_STATUS[status],
+        "start": start,
+        "end": end,
+        "artifacts": [path for path in artifacts if path.is_file()],
+    }
+
+
+def export(results_dir, store, artifacts, current):
+    """Every model folder under `results_dir` as one run of the experiment
+    EXPERIMENT in a new SQLite store at `store` (replacing any), its small files
+    under the folder `artifacts`; `current`: the (settings, dropout, seed) the
+    config uses. Returns the runs' names."""
+    current = {(key, float(dropout), int(seed)) for key, dropout, seed in current}
+    shutil.rmtree(artifacts, ignore_errors=True)
+    folders = model_dirs(results_dir)
+    trained_with = training_settings(results_dir, folders)
+    names = []
+    with atomic_output(store) as temporary:
+        client = MlflowClient(tracking_uri=f"sqlite:///{Path(temporary).resolve()}")
+        experiment = client.create_experiment(
+            EXPERIMENT,
+            artifact_location=Path(artifacts).resolve().as_uri(),
+            tags={"mlflow.note.content": DESCRIPTION},
+        )
+        for model_dir, fields in folders:
+            run = model_run(results_dir, model_dir, fields, trained_with.get(fields["settings"], {}), current)
+            created = client.create_run(experiment, start_time=run["start"], run_name=run["name"])
+            run_id = created.info.run_id
+            client.log_batch(
+                run_id,
+                metrics=run["metrics"],
+                params=[Param(name, value) for name, value in run["params"].items()],
+                tags=[RunTag(name, value) for name, value in run["tags"].items()],
+            )
+            for path in run["artifacts"]:
+                client.log_artifact(run_id, str(path))
+            client.set_terminated(run_id, status=run["status"], end_time=run["end"])
+            names.append(run["name"])
+            print(f"{run['name']}: {run['status'].lower()}, current: {run['tags']['current']}")
+    return names

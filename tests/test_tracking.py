@@ -1,0 +1,176 @@
+"""The MLflow export (rule export_mlflow): every kept model one run whose values
+are those of the model's own files, read back with MLflow's client and seen in
+its real UI; rebuilt, not appended to, on every export; rerun exactly when the
+kept models or the config change; without MLflow, one line."""
+
+import os
+import shutil
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import CHROMIUM, planned_jobs, snakemake, write_yaml
+from mnist_dropout.files import read_csv, read_json
+from mnist_dropout.runs import model_dirs
+from mnist_dropout.settings import dropout_label
+from mnist_dropout.tracking import EXPERIMENT
+
+STORE = "results/mlflow/mlflow.db"
+EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+
+
+@pytest.fixture(scope="module")
+def exported(run, tmp_path_factory):
+    """The subset run's models and those of a second learning rate, exported
+    with the first config current: (workdir, first configs, second configs)."""
+    source, configs = run
+    workdir = tmp_path_factory.mktemp("tracking") / "copy"
+    shutil.copytree(source, workdir)
+    second = configs + [write_yaml(workdir / "learning_rate.yaml", {"train": {"learning_rate": 0.0005, "epochs": 4}})]
+    snakemake(workdir, "--cores", "2", STORE, configs=second)
+    snakemake(workdir, "--cores", "1", STORE, configs=configs)
+    return workdir, configs, second
+
+
+def exported_runs(workdir, copies):
+    """{run name: mlflow Run} of the store under `workdir`, by MLflow's search.
+    Read from a copy in the folder `copies`: MLflow keeps a connection open per
+    store path, which would go on reading an export since replaced."""
+    copy = Path(copies) / f"mlflow-{len(list(Path(copies).glob('mlflow-*.db')))}.db"
+    shutil.copyfile(workdir / STORE, copy)
+    mlflow.set_tracking_uri(f"sqlite:///{copy}")
+    runs = mlflow.search_runs(experiment_names=[EXPERIMENT], output_format="list", max_results=1000)
+    names = [found.info.run_name for found in runs]
+    assert len(names) == len(set(names)), f"duplicate runs: {sorted(names)}"
+    return {found.info.run_name: found for found in runs}
+
+
+def run_name(fields):
+    return f"{fields['settings']}/p{dropout_label(fields['dropout'])}/seed{fields['seed']}"
+
+
+def test_every_kept_model_is_one_run_with_the_values_of_its_files(exported, tmp_path):
+    workdir, configs, _ = exported
+    folders = model_dirs(workdir / "results")
+    runs = exported_runs(workdir, tmp_path)
+    assert len(folders) == 6 and sorted(runs) == sorted(run_name(fields) for _, fields in folders)
+    summary = {(row["settings"], row["dropout"], row["seed"]): row for row in read_csv(workdir / "results/summary.csv")}
+    client = MlflowClient(tracking_uri=mlflow.get_tracking_uri())
+    learning_rates = set()
+    for model_dir, fields in folders:
+        found = runs[run_name(fields)]
+        metrics, history = read_json(model_dir / "metrics.json"), read_csv(model_dir / "history.csv")
+        settings = read_json(model_dir / "train_info.json")["train"]
+        assert found.info.status == "FINISHED"
+        assert found.data.metrics["test_accuracy"] == metrics["test_accuracy"]
+        assert found.data.metrics["test_loss"] == metrics["test_loss"]
+        for name in EPOCH_METRICS:
+            series = sorted((point.step, point.value) for point in client.get_metric_history(found.info.run_id, name))
+            assert series == [(row["epoch"], row[name]) for row in history], name
+        params = found.data.params
+        assert params["learning_rate"] == str(settings["learning_rate"]) and params["hidden_units"] == "[512, 512]"
+        assert params["early_stopping.monitor"] == "val_loss" and params["backend"] == settings["backend"]
+        assert (params["dropout"], params["seed"], params["settings"]) == (
+            str(fields["dropout"]),
+            str(fields["seed"]),
+            fields["settings"],
+        )
+        commit = read_json(model_dir / "train_info.json")["environment"]["code"]["git_commit"]
+        assert params["code_version"].startswith(commit[:12])
+        learning_rates.add(settings["learning_rate"])
+        # The current config's models are tagged so, and agree with its summary.
+        key = (fields["settings"], fields["dropout"], fields["seed"])
+        assert found.data.tags["current"] == ("yes" if key in summary else "no")
+        if key in summary:
+            for name in ("best_epoch", "best_val_accuracy", "tested_epoch", "test_accuracy"):
+                assert found.data.metrics[name] == summary[key][name], name
+        # Times from the model's files, not the export's.
+        newest = max(path.stat().st_mtime for path in model_dir.iterdir())
+        assert found.info.end_time == int(newest * 1000)
+        trained = (model_dir / "history.csv").stat().st_mtime - sum(row["seconds"] for row in history)
+        assert found.info.start_time == int(trained * 1000)
+        # Small files as artifacts, model.keras by its path.
+        assert found.data.tags["model_path"] == str((model_dir / "model.keras").resolve())
+        artifacts = sorted(item.path for item in client.list_artifacts(found.info.run_id))
+        assert artifacts == ["metrics.json", "settings.yaml", "train_info.json"]
+        copy = client.download_artifacts(found.info.run_id, "settings.yaml", str(tmp_path))
+        assert open(copy, "rb").read() == (model_dir.parent.parent / "settings.yaml").read_bytes()
+    assert learning_rates == {0.001, 0.0005}
+    assert sum(found.data.tags["current"] == "yes" for found in runs.values()) == 3
+
+
+def test_exporting_again_rebuilds_the_same_runs(exported, tmp_path):
+    workdir, configs, _ = exported
+    before = exported_runs(workdir, tmp_path)
+    snakemake(workdir, "--cores", "1", "--forcerun", "export_mlflow", "--", STORE, configs=configs)
+    after = exported_runs(workdir, tmp_path)
+    assert sorted(after) == sorted(before)
+    for name, found in after.items():
+        assert found.info.run_id != before[name].info.run_id  # a new store, not appended to
+        assert found.data.metrics == before[name].data.metrics
+        assert found.data.params == before[name].data.params
+        assert (found.info.start_time, found.info.end_time) == (
+            before[name].info.start_time,
+            before[name].info.end_time,
+        )
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_mlflow_ui_lists_and_compares_the_runs(exported, tmp_path):
+    from playwright.sync_api import expect
+
+    from mlflow_ui import browser_page, experiment_runs, mlflow_ui, open_comparison, open_experiment
+
+    workdir, _, _ = exported
+    names = sorted(run_name(fields) for _, fields in model_dirs(workdir / "results"))
+    with mlflow_ui(workdir / STORE, tmp_path / "mlflow_ui.log") as url:
+        experiment_id, runs = experiment_runs(url)
+        assert sorted(found["info"]["run_name"] for found in runs) == names
+        with browser_page() as page:
+            open_experiment(page, url, experiment_id)
+            page.get_by_text(f"{len(names)} matching runs").wait_for(timeout=60_000)
+            for found in runs:
+                link = page.get_by_role("link", name=found["info"]["run_name"], exact=True)
+                link.wait_for(timeout=60_000)
+                assert link.get_attribute("href") == f"#/experiments/{experiment_id}/runs/{found['info']['run_id']}"
+            open_comparison(page, url, experiment_id, [found["info"]["run_id"] for found in runs])
+            page.get_by_text(f"Comparing {len(names)} Runs from 1 Experiment").wait_for()
+            axes = page.locator(".js-plotly-plot .parcoords text.axis-title")
+            expect(axes).to_have_text(["learning_rate", "dropout", "test_accuracy"])
+
+
+def test_the_export_reruns_when_the_kept_models_or_the_config_change(exported, tmp_path):
+    workdir, configs, second = exported
+    assert planned_jobs(workdir, configs, STORE) == {}
+    # The other config's models tagged current instead: a new export, no training.
+    assert planned_jobs(workdir, second, STORE) == {"export_mlflow": 1}
+    # A kept model the config does not use deleted: a new export, without it.
+    current = {row["settings"] for row in read_csv(workdir / "results/summary.csv")}
+    unused = [path for path, fields in model_dirs(workdir / "results") if fields["settings"] not in current]
+    shutil.rmtree(unused[0])
+    assert planned_jobs(workdir, configs, STORE) == {"export_mlflow": 1}
+    snakemake(workdir, "--cores", "1", STORE, configs=configs)
+    assert len(exported_runs(workdir, tmp_path)) == len(model_dirs(workdir / "results")) == 5
+
+
+def test_without_mlflow_the_export_names_the_pip_install(exported, tmp_path):
+    workdir, configs, _ = exported
+    # An environment without MLflow: importing it fails as when it is not installed.
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class NoMlflow:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'mlflow':\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NoMlflow())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    result = snakemake(
+        workdir, "--cores", "1", "--forcerun", "export_mlflow", "--", STORE, configs=configs, env=env, check=False
+    )
+    message = "ERROR: MLflow is not installed: pip install -r requirements-tracking.txt"
+    assert result.returncode != 0 and message in result.stdout + result.stderr
+    assert (workdir / "results/logs/export_mlflow.log").read_text().splitlines() == [message]
+    assert planned_jobs(workdir, configs) == {}  # the models and figures untouched
