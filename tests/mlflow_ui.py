@@ -30,8 +30,9 @@ def free_port():
 
 
 @contextlib.contextmanager
-def mlflow_ui(store, log_path, timeout=120):
-    """Run `mlflow ui` over the SQLite store `store` on a loopback port; yield its URL."""
+def mlflow_ui(store, log_path, env=None, timeout=120):
+    """Run `mlflow ui` over the SQLite store `store` on a loopback port, with
+    the environment variables `env` added; yield its URL."""
     port = free_port()
     command = [str(MLFLOW), "ui", "--backend-store-uri", f"sqlite:///{Path(store).resolve()}"]
     command += ["--host", "127.0.0.1", "--port", str(port)]
@@ -40,7 +41,7 @@ def mlflow_ui(store, log_path, timeout=120):
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+            env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", **(env or {})},
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"

@@ -117,30 +117,6 @@ def test_exporting_again_rebuilds_the_same_runs(exported, tmp_path):
         )
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
-def test_mlflow_ui_lists_and_compares_the_runs(exported, tmp_path):
-    from playwright.sync_api import expect
-
-    from mlflow_ui import browser_page, experiment_runs, mlflow_ui, open_comparison, open_experiment
-
-    workdir, _, _ = exported
-    names = sorted(run_name(fields) for _, fields in model_dirs(workdir / "results"))
-    with mlflow_ui(workdir / STORE, tmp_path / "mlflow_ui.log") as url:
-        experiment_id, runs = experiment_runs(url)
-        assert sorted(found["info"]["run_name"] for found in runs) == names
-        with browser_page() as page:
-            open_experiment(page, url, experiment_id)
-            page.get_by_text(f"{len(names)} matching runs").wait_for(timeout=60_000)
-            for found in runs:
-                link = page.get_by_role("link", name=found["info"]["run_name"], exact=True)
-                link.wait_for(timeout=60_000)
-                assert link.get_attribute("href") == f"#/experiments/{experiment_id}/runs/{found['info']['run_id']}"
-            open_comparison(page, url, experiment_id, [found["info"]["run_id"] for found in runs])
-            page.get_by_text(f"Comparing {len(names)} Runs from 1 Experiment").wait_for()
-            axes = page.locator(".js-plotly-plot .parcoords text.axis-title")
-            expect(axes).to_have_text(["learning_rate", "dropout", "test_accuracy"])
-
-
 def test_the_export_reruns_when_the_kept_models_or_the_config_change(exported, tmp_path):
     workdir, configs, second = exported
     assert planned_jobs(workdir, configs, STORE) == {}
@@ -153,6 +129,45 @@ def test_the_export_reruns_when_the_kept_models_or_the_config_change(exported, t
     assert planned_jobs(workdir, configs, STORE) == {"export_mlflow": 1}
     snakemake(workdir, "--cores", "1", STORE, configs=configs)
     assert len(exported_runs(workdir, tmp_path)) == len(model_dirs(workdir / "results")) == 5
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_mlflow_ui_lists_and_compares_the_runs_and_shows_a_new_export(exported, tmp_path):
+    from playwright.sync_api import expect
+
+    from mlflow_ui import browser_page, experiment_runs, mlflow_ui, open_comparison, open_experiment
+
+    workdir, configs, _ = exported
+
+    def kept_names():
+        return sorted(run_name(fields) for _, fields in model_dirs(workdir / "results"))
+
+    names = kept_names()
+    # A connection per request (README): the UI reads each new export, not the file it replaced.
+    live = {"MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool"}
+    with mlflow_ui(workdir / STORE, tmp_path / "mlflow_ui.log", live) as url, browser_page() as page:
+        experiment_id, runs = experiment_runs(url)
+        assert sorted(found["info"]["run_name"] for found in runs) == names
+        open_experiment(page, url, experiment_id)
+        page.get_by_text(f"{len(names)} matching runs").wait_for(timeout=60_000)
+        for found in runs:
+            link = page.get_by_role("link", name=found["info"]["run_name"], exact=True)
+            link.wait_for(timeout=60_000)
+            assert link.get_attribute("href") == f"#/experiments/{experiment_id}/runs/{found['info']['run_id']}"
+        open_comparison(page, url, experiment_id, [found["info"]["run_id"] for found in runs])
+        page.get_by_text(f"Comparing {len(names)} Runs from 1 Experiment").wait_for()
+        axes = page.locator(".js-plotly-plot .parcoords text.axis-title")
+        expect(axes).to_have_text(["learning_rate", "dropout", "test_accuracy"])
+        # Exported anew while the UI runs (a kept model deleted): shown on reload.
+        current = {row["settings"] for row in read_csv(workdir / "results/summary.csv")}
+        shutil.rmtree(
+            next(path for path, fields in model_dirs(workdir / "results") if fields["settings"] not in current)
+        )
+        snakemake(workdir, "--cores", "1", STORE, configs=configs)
+        experiment_id, runs = experiment_runs(url)
+        assert sorted(found["info"]["run_name"] for found in runs) == kept_names() != names
+        open_experiment(page, url, experiment_id)
+        page.get_by_text(f"{len(runs)} matching runs").wait_for(timeout=60_000)
 
 
 def test_without_mlflow_the_export_names_the_pip_install(exported, tmp_path):
