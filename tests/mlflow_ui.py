@@ -1,7 +1,13 @@
 """MLflow's own UI (`mlflow ui`) over an exported store, seen in headless
-Chromium: for the tests, and to redraw the screenshot in docs/:
+Chromium: for the tests, and to redraw docs/figures/mlflow_compare.png from the
+test subset's runs at two learning rates (tests/test_tracking.py trains the same),
+in an empty folder, with mirror.yaml pointing data.mirrors at tests/data/mnist-subset
+and learning_rate.yaml setting train: {learning_rate: 0.0005, epochs: 4}:
 
-    python tests/mlflow_ui.py results/mlflow/mlflow.db docs/figures/mlflow_compare.png
+    C="--configfile REPO/tests/config/subset_sha256.yaml REPO/tests/config/e2e.yaml mirror.yaml"
+    snakemake -s REPO/Snakefile --cores 2 $C learning_rate.yaml -- results/mlflow/mlflow.db
+    snakemake -s REPO/Snakefile --cores 2 $C -- results/mlflow/mlflow.db
+    python REPO/tests/mlflow_ui.py results/mlflow/mlflow.db REPO/docs/figures/mlflow_compare.png
 """
 
 import contextlib
