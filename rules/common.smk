@@ -4,10 +4,10 @@
 import functools
 
 from mnist_dropout import settings as study
-from mnist_dropout.runs import kept_models_state
 from mnist_dropout.idx import IDX_FILES, IDX_NAMES
 from mnist_dropout.paths import DATASET, MODEL_DIR, SETTINGS_FILE
 from mnist_dropout.provenance import CodeError, code_digest
+from mnist_dropout.runs import kept_models_state
 from mnist_dropout.settings import dropout_label
 
 # The evaluation fails if NumPy's and Keras' test probabilities differ by this.

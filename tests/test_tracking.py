@@ -3,12 +3,14 @@ are those of the model's own files, read back with MLflow's client and seen in
 its real UI; rebuilt, not appended to, on every export; rerun exactly when the
 kept models or the config change; without MLflow, one line."""
 
+import csv
 import os
 import shutil
 from pathlib import Path
 
 import mlflow
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 
 from conftest import CHROMIUM, planned_jobs, snakemake, write_yaml
@@ -21,91 +23,134 @@ STORE = "results/mlflow/mlflow.db"
 EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
 
+# The export runs offline, like the workflow (scripts/export_mlflow.py); so do these reads.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
 @pytest.fixture(scope="module")
 def exported(run, tmp_path_factory):
-    """The subset run's models and those of a second learning rate, exported
-    with the first config current: (workdir, first configs, second configs)."""
+    """The subset run's models, those of a second learning rate and two folders
+    an interrupted run left in its settings folder (a model trained but not
+    evaluated, an empty folder), exported with the first config current:
+    (workdir, first configs, second configs). The tests below change it, in
+    file order."""
     source, configs = run
     workdir = tmp_path_factory.mktemp("tracking") / "copy"
     shutil.copytree(source, workdir)
     second = configs + [write_yaml(workdir / "learning_rate.yaml", {"train": {"learning_rate": 0.0005, "epochs": 4}})]
     snakemake(workdir, "--cores", "2", STORE, configs=second)
+    (other,) = {fields["settings"] for _, fields in model_dirs(workdir / "results")} - current_settings(workdir)
+    models = workdir / "results" / "models" / other
+    shutil.copytree(models / "p0.5" / "seed0", models / "p0.5" / "seed1")
+    for name in ("metrics.json", "predictions.npz"):
+        (models / "p0.5" / "seed1" / name).unlink()
+    (models / "p0.7" / "seed0").mkdir(parents=True)
     snakemake(workdir, "--cores", "1", STORE, configs=configs)
     return workdir, configs, second
 
 
+def current_settings(workdir):
+    """The settings keys of the summary, made by the first config."""
+    return {row["settings"] for row in read_csv(workdir / "results/summary.csv")}
+
+
 def exported_runs(workdir, copies):
-    """{run name: mlflow Run} of the store under `workdir`, by MLflow's search.
-    Read from a copy in the folder `copies`: MLflow keeps a connection open per
-    store path, which would go on reading an export since replaced."""
+    """(client, {run name: mlflow Run}) of the store under `workdir`, by MLflow's
+    search. Read from a copy in the folder `copies`: MLflow's client keeps a
+    connection open per store path, which would go on reading an export since replaced."""
     copy = Path(copies) / f"mlflow-{len(list(Path(copies).glob('mlflow-*.db')))}.db"
     shutil.copyfile(workdir / STORE, copy)
     mlflow.set_tracking_uri(f"sqlite:///{copy}")
     runs = mlflow.search_runs(experiment_names=[EXPERIMENT], output_format="list", max_results=1000)
     names = [found.info.run_name for found in runs]
     assert len(names) == len(set(names)), f"duplicate runs: {sorted(names)}"
-    return {found.info.run_name: found for found in runs}
+    return MlflowClient(tracking_uri=f"sqlite:///{copy}"), {found.info.run_name: found for found in runs}
 
 
 def run_name(fields):
     return f"{fields['settings']}/p{dropout_label(fields['dropout'])}/seed{fields['seed']}"
 
 
+def epoch_series(client, found, name):
+    return sorted((point.step, point.value) for point in client.get_metric_history(found.info.run_id, name))
+
+
 def test_every_kept_model_is_one_run_with_the_values_of_its_files(exported, tmp_path):
     workdir, configs, _ = exported
-    folders = model_dirs(workdir / "results")
-    runs = exported_runs(workdir, tmp_path)
-    assert len(folders) == 6 and sorted(runs) == sorted(run_name(fields) for _, fields in folders)
-    summary = {(row["settings"], row["dropout"], row["seed"]): row for row in read_csv(workdir / "results/summary.csv")}
-    client = MlflowClient(tracking_uri=mlflow.get_tracking_uri())
-    learning_rates = set()
+    results = workdir / "results"
+    folders = model_dirs(results)
+    client, runs = exported_runs(workdir, tmp_path)
+    assert [experiment.name for experiment in client.search_experiments()] == [EXPERIMENT]
+    assert len(folders) == 8 and sorted(runs) == sorted(run_name(fields) for _, fields in folders)
+    summary = {(row["settings"], row["dropout"], row["seed"]): row for row in read_csv(results / "summary.csv")}
+    (dataset,) = [path.name for path in (results / "data" / "mnist").iterdir()]
+    statuses, learning_rates = [], set()
     for model_dir, fields in folders:
         found = runs[run_name(fields)]
-        metrics, history = read_json(model_dir / "metrics.json"), read_csv(model_dir / "history.csv")
-        settings = read_json(model_dir / "train_info.json")["train"]
-        assert found.info.status == "FINISHED"
+        key = (fields["settings"], fields["dropout"], fields["seed"])
+        described = yaml.safe_load((results / "models" / fields["settings"] / "settings.yaml").read_text())
+        params, tags = found.data.params, found.data.tags
+        statuses.append((found.info.status, tags["status"]))
+        # Identity and settings, for every folder (an empty one included).
+        assert (params["dropout"], params["seed"], params["settings"]) == tuple(map(str, key[1:])) + (key[0],)
+        assert params["learning_rate"] == str(described["train"]["learning_rate"])
+        assert params["hidden_units"] == "[512, 512]" and params["early_stopping.monitor"] == "val_loss"
+        assert params["backend"] == described["train"]["backend"] and params["dataset"] == dataset
+        assert params["code_digest"] == described["code"]["digest"]
+        assert tags["current"] == ("yes" if key in summary else "no")
+        assert tags["model_path"] == str((model_dir / "model.keras").resolve())
+        learning_rates.add(described["train"]["learning_rate"])
+        if not (model_dir / "history.csv").exists():
+            assert found.data.metrics == {}
+            assert [item.path for item in client.list_artifacts(found.info.run_id)] == ["settings.yaml"]
+            continue
+        # The per-epoch series, step = epoch.
+        history, info = read_csv(model_dir / "history.csv"), read_json(model_dir / "train_info.json")
+        for name in EPOCH_METRICS:
+            assert epoch_series(client, found, name) == [(row["epoch"], row[name]) for row in history], name
+        assert params["code_version"].startswith(info["environment"]["code"]["git_commit"][:12])
+        artifacts = sorted(item.path for item in client.list_artifacts(found.info.run_id))
+        if not (model_dir / "metrics.json").exists():
+            assert "test_accuracy" not in found.data.metrics and "metrics.json" not in artifacts
+            continue
+        # Test metrics as the model's own files and the summary give them.
+        metrics = read_json(model_dir / "metrics.json")
         assert found.data.metrics["test_accuracy"] == metrics["test_accuracy"]
         assert found.data.metrics["test_loss"] == metrics["test_loss"]
-        for name in EPOCH_METRICS:
-            series = sorted((point.step, point.value) for point in client.get_metric_history(found.info.run_id, name))
-            assert series == [(row["epoch"], row[name]) for row in history], name
-        params = found.data.params
-        assert params["learning_rate"] == str(settings["learning_rate"]) and params["hidden_units"] == "[512, 512]"
-        assert params["early_stopping.monitor"] == "val_loss" and params["backend"] == settings["backend"]
-        assert (params["dropout"], params["seed"], params["settings"]) == (
-            str(fields["dropout"]),
-            str(fields["seed"]),
-            fields["settings"],
-        )
-        commit = read_json(model_dir / "train_info.json")["environment"]["code"]["git_commit"]
-        assert params["code_version"].startswith(commit[:12])
-        learning_rates.add(settings["learning_rate"])
-        # The current config's models are tagged so, and agree with its summary.
-        key = (fields["settings"], fields["dropout"], fields["seed"])
-        assert found.data.tags["current"] == ("yes" if key in summary else "no")
         if key in summary:
             for name in ("best_epoch", "best_val_accuracy", "tested_epoch", "test_accuracy"):
                 assert found.data.metrics[name] == summary[key][name], name
-        # Times from the model's files, not the export's.
-        newest = max(path.stat().st_mtime for path in model_dir.iterdir())
-        assert found.info.end_time == int(newest * 1000)
-        trained = (model_dir / "history.csv").stat().st_mtime - sum(row["seconds"] for row in history)
-        assert found.info.start_time == int(trained * 1000)
+        # Times within the training job's, as Snakemake's benchmark of it
+        # records them (its wall seconds, written when the job ended).
+        label = f"p{dropout_label(fields['dropout'])}_seed{fields['seed']}"
+        benchmark = results / "benchmarks" / "train" / fields["settings"] / f"{label}.tsv"
+        job_end = benchmark.stat().st_mtime
+        job_start = job_end - benchmark_seconds(benchmark)
+        assert job_start - 1 <= found.info.start_time / 1000 < found.info.end_time / 1000 <= job_end + 1
         # Small files as artifacts, model.keras by its path.
-        assert found.data.tags["model_path"] == str((model_dir / "model.keras").resolve())
-        artifacts = sorted(item.path for item in client.list_artifacts(found.info.run_id))
         assert artifacts == ["metrics.json", "settings.yaml", "train_info.json"]
         copy = client.download_artifacts(found.info.run_id, "settings.yaml", str(tmp_path))
-        assert open(copy, "rb").read() == (model_dir.parent.parent / "settings.yaml").read_bytes()
+        assert Path(copy).read_bytes() == (model_dir.parent.parent / "settings.yaml").read_bytes()
     assert learning_rates == {0.001, 0.0005}
+    assert sorted(statuses).count(("FINISHED", "evaluated")) == 6
+    assert sorted(status for status in statuses if status[0] != "FINISHED") == [
+        ("KILLED", "incomplete"),
+        ("KILLED", "trained"),
+    ]
     assert sum(found.data.tags["current"] == "yes" for found in runs.values()) == 3
+
+
+def benchmark_seconds(path):
+    """The wall seconds a Snakemake benchmark file (tab-separated) records."""
+    with open(path, newline="") as stream:
+        return float(next(csv.DictReader(stream, delimiter="\t"))["s"])
 
 
 def test_exporting_again_rebuilds_the_same_runs(exported, tmp_path):
     workdir, configs, _ = exported
-    before = exported_runs(workdir, tmp_path)
+    _, before = exported_runs(workdir, tmp_path)
     snakemake(workdir, "--cores", "1", "--forcerun", "export_mlflow", "--", STORE, configs=configs)
-    after = exported_runs(workdir, tmp_path)
+    _, after = exported_runs(workdir, tmp_path)
     assert sorted(after) == sorted(before)
     for name, found in after.items():
         assert found.info.run_id != before[name].info.run_id  # a new store, not appended to
@@ -123,12 +168,13 @@ def test_the_export_reruns_when_the_kept_models_or_the_config_change(exported, t
     # The other config's models tagged current instead: a new export, no training.
     assert planned_jobs(workdir, second, STORE) == {"export_mlflow": 1}
     # A kept model the config does not use deleted: a new export, without it.
-    current = {row["settings"] for row in read_csv(workdir / "results/summary.csv")}
-    unused = [path for path, fields in model_dirs(workdir / "results") if fields["settings"] not in current]
+    unused = [
+        path for path, fields in model_dirs(workdir / "results") if fields["settings"] not in current_settings(workdir)
+    ]
     shutil.rmtree(unused[0])
     assert planned_jobs(workdir, configs, STORE) == {"export_mlflow": 1}
     snakemake(workdir, "--cores", "1", STORE, configs=configs)
-    assert len(exported_runs(workdir, tmp_path)) == len(model_dirs(workdir / "results")) == 5
+    assert len(exported_runs(workdir, tmp_path)[1]) == len(model_dirs(workdir / "results")) == 7
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from .files import read_json
 from .paths import MODEL_DIR, SETTINGS_FILE
 from .settings import WORKFLOW_DIR, ConfigError, load_config, runs, settings_grid, workflow_code
 from .tables import markdown_table, setting_text
@@ -44,11 +45,22 @@ def model_status(model_dir):
     return next((status for status, names in STATUSES.items() if present.issuperset(names)), "incomplete")
 
 
-def _read(path, load):
+def read_or_none(path, reader):
+    """reader(path), or None if the file is missing or unreadable."""
     try:
-        return load(path.read_text())
+        return reader(path)
     except (OSError, ValueError, yaml.YAMLError):
         return None
+
+
+def read_yaml(path):
+    return yaml.safe_load(Path(path).read_text())
+
+
+def settings_file(results_dir, fields):
+    """The settings.yaml of the settings folder of a model (`fields` as
+    model_dirs gives them)."""
+    return _path(results_dir, SETTINGS_FILE, **fields)
 
 
 def model_dirs(results_dir):
@@ -75,7 +87,8 @@ def kept_models_state(results_dir, excluded=()):
     for model_dir, fields in model_dirs(results_dir):
         if (fields["settings"], fields["dropout"], fields["seed"]) in excluded:
             continue
-        for path in sorted([*model_dir.iterdir(), _path(results_dir, SETTINGS_FILE, **fields)]):
+        digest.update(f"{model_dir.relative_to(results_dir)}\n".encode())
+        for path in sorted([*model_dir.iterdir(), settings_file(results_dir, fields)]):
             if path.is_file():
                 stat = path.stat()
                 digest.update(f"{path.relative_to(results_dir)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
@@ -94,9 +107,8 @@ def code_version_text(environment):
 
 
 def read_settings(results_dir, fields):
-    """The settings.yaml of the settings folder of a model (`fields` as
-    model_dirs gives them), or None if it is missing or unreadable."""
-    return _read(_path(results_dir, SETTINGS_FILE, **fields), yaml.safe_load)
+    """A model's settings.yaml (settings_file), or None if it is missing or unreadable."""
+    return read_or_none(settings_file(results_dir, fields), read_yaml)
 
 
 def training_settings(results_dir, folders):
@@ -105,7 +117,7 @@ def training_settings(results_dir, folders):
     trained_with = {}
     for model_dir, fields in folders:
         described = read_settings(results_dir, fields)
-        info = _read(model_dir / "train_info.json", json.loads)
+        info = read_or_none(model_dir / "train_info.json", read_json)
         train = (described or {}).get("train") or (info or {}).get("train")
         if train is not None:
             trained_with.setdefault(fields["settings"], train)
@@ -123,8 +135,8 @@ def list_runs(results_dir, current=None):
     rows = []
     for model_dir, fields in folders:
         status = model_status(model_dir)
-        info = _read(model_dir / "train_info.json", json.loads) or {}
-        metrics = _read(model_dir / "metrics.json", json.loads) or {}
+        info = read_or_none(model_dir / "train_info.json", read_json) or {}
+        metrics = read_or_none(model_dir / "metrics.json", read_json) or {}
         train = trained_with.get(fields["settings"], {})
         rows.append(
             {

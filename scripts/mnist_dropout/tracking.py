@@ -3,6 +3,7 @@ in SQLite, to compare them in MLflow's UI. The store is a view rebuilt from the
 kept files on every export, never a record of its own; training never imports
 MLflow."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -11,9 +12,17 @@ from mlflow.tracking import MlflowClient
 
 from .files import read_csv, read_json
 from .jobs import atomic_output
-from .runs import code_version_text, model_dirs, model_status, read_settings, training_settings
-from .settings import dropout_label, settings_key
-from .tables import setting_text, summary_row
+from .runs import (
+    code_version_text,
+    model_dirs,
+    model_status,
+    read_or_none,
+    read_settings,
+    settings_file,
+    training_settings,
+)
+from .settings import TRAINING_SCRIPTS, dropout_label, settings_key
+from .tables import SUMMARY_COLUMNS, setting_text, summary_row
 
 EXPERIMENT = "mnist-dropout"
 DESCRIPTION = (
@@ -29,13 +38,6 @@ MODEL_ARTIFACTS = ("metrics.json", "train_info.json")
 RUN_STATUS = {"evaluated": "FINISHED", "trained": "KILLED", "incomplete": "KILLED"}
 
 
-def _load(path, reader):
-    try:
-        return reader(path)
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 def flatten(mapping, prefix=""):
     """{"a.b": value} of a nested mapping; lists and other values as table cells."""
     flat = {}
@@ -49,9 +51,10 @@ def flatten(mapping, prefix=""):
 
 def run_times(model_dir, history):
     """(start, end, [end of each epoch]) in milliseconds since the epoch, from
-    the model's files: training started the sum of its epochs' seconds before
-    history.csv was written, and the run ended when its last file was."""
-    end = max(path.stat().st_mtime for path in model_dir.iterdir())
+    the modification times of the model's files: training started the sum of its
+    epochs' seconds before history.csv was written, and the run ended when its
+    last file (or, if it has none, the folder) was."""
+    end = max(path.stat().st_mtime for path in [model_dir, *model_dir.iterdir()])
     if not history:
         return int(end * 1000), int(end * 1000), []
     start = (model_dir / "history.csv").stat().st_mtime - sum(row["seconds"] for row in history)
@@ -68,9 +71,9 @@ def model_run(results_dir, model_dir, fields, train, current):
     the (settings, dropout, seed) the config uses."""
     key, dropout, seed = fields["settings"], fields["dropout"], fields["seed"]
     status = model_status(model_dir)
-    history = _load(model_dir / "history.csv", read_csv) or []
-    metrics = _load(model_dir / "metrics.json", read_json) or {}
-    info = _load(model_dir / "train_info.json", read_json) or {}
+    history = read_or_none(model_dir / "history.csv", read_csv) or []
+    metrics = read_or_none(model_dir / "metrics.json", read_json) or {}
+    info = read_or_none(model_dir / "train_info.json", read_json) or {}
     described = read_settings(results_dir, fields) or {}
     environment = info.get("environment") or metrics.get("training_environment") or {}
     start, end, epoch_ends = run_times(model_dir, history)
@@ -91,11 +94,8 @@ def model_run(results_dir, model_dir, fields, train, current):
             {"test_loss": metrics.get("test_loss"), "test_accuracy": metrics.get("test_accuracy")},
             train.get("early_stopping"),
         )
-        series += [
-            Metric(name, value, end, 0)
-            for name, value in outcome.items()
-            if name not in ("settings", "dropout", "seed") and value is not None
-        ]
+        # The summary's columns after settings, dropout and seed: epochs, best and tested epoch, test metrics.
+        series += [Metric(name, outcome[name], end, 0) for name in SUMMARY_COLUMNS[3:] if outcome[name] is not None]
 
     params = {
         **flatten(train),
@@ -112,15 +112,14 @@ def model_run(results_dir, model_dir, fields, train, current):
         "current": "yes" if (key, dropout, seed) in current else "no",
         "status": status,
         "model_path": str((model_dir / "model.keras").resolve()),
-        **flatten({key: value for key, value in environment.items() if key != "code"}, "environment."),
-        "mlflow.source.name": "scripts/train_and_evaluate.py",
+        **flatten({name: value for name, value in environment.items() if name != "code"}, "environment."),
+        "mlflow.source.name": f"scripts/{TRAINING_SCRIPTS[0]}",
         "mlflow.source.type": "LOCAL",
     }
-    commit = (environment.get("code") or {}).get("git_commit")
-    if commit and commit != "not a git checkout":
+    commit = (environment.get("code") or {}).get("git_commit", "")
+    if re.fullmatch(r"[0-9a-f]{40}", commit):
         tags["mlflow.source.git.commit"] = commit
-    settings_file = model_dir.parent.parent / "settings.yaml"
-    artifacts = [model_dir / name for name in MODEL_ARTIFACTS] + [settings_file]
+    artifacts = [model_dir / name for name in MODEL_ARTIFACTS] + [settings_file(results_dir, fields)]
     return {
         "name": f"{key}/p{dropout_label(dropout)}/seed{seed}",
         "params": params,
@@ -137,12 +136,11 @@ def export(results_dir, store, artifacts, current):
     """Every model folder under `results_dir` as one run of the experiment
     EXPERIMENT in a new SQLite store at `store` (replacing any), its small files
     under the folder `artifacts`; `current`: the (settings, dropout, seed) the
-    config uses. Returns the runs' names."""
+    config uses."""
     current = {(key, float(dropout), int(seed)) for key, dropout, seed in current}
     shutil.rmtree(artifacts, ignore_errors=True)
     folders = model_dirs(results_dir)
     trained_with = training_settings(results_dir, folders)
-    names = []
     with atomic_output(store) as temporary:
         client = MlflowClient(tracking_uri=f"sqlite:///{Path(temporary).resolve()}")
         experiment = client.create_experiment(
@@ -150,6 +148,8 @@ def export(results_dir, store, artifacts, current):
             artifact_location=Path(artifacts).resolve().as_uri(),
             tags={"mlflow.note.content": DESCRIPTION},
         )
+        # Every new store has a "Default" experiment: deleted, the UI shows only the study's.
+        client.delete_experiment(client.get_experiment_by_name("Default").experiment_id)
         for model_dir, fields in folders:
             run = model_run(results_dir, model_dir, fields, trained_with.get(fields["settings"], {}), current)
             created = client.create_run(experiment, start_time=run["start"], run_name=run["name"])
@@ -163,6 +163,4 @@ def export(results_dir, store, artifacts, current):
             for path in run["artifacts"]:
                 client.log_artifact(run_id, str(path))
             client.set_terminated(run_id, status=run["status"], end_time=run["end"])
-            names.append(run["name"])
             print(f"{run['name']}: {run['status'].lower()}, current: {run['tags']['current']}")
-    return names
