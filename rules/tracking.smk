@@ -7,9 +7,9 @@
 
 rule export_mlflow:
     input:
-        settings=[SETTINGS_FILE.format(settings=key) for key in get_settings_grid()],
-        histories=get_run_files(f"{MODEL_DIR}/history.csv"),
-        metrics=get_run_files(f"{MODEL_DIR}/metrics.json"),
+        settings=rules.aggregate.input.settings,
+        histories=rules.aggregate.input.histories,
+        metrics=rules.aggregate.input.metrics,
     output:
         store="results/mlflow/mlflow.db",
         artifacts=directory("results/mlflow/artifacts"),
