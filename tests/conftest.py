@@ -1,6 +1,7 @@
 """Shared fixtures: running the
 workflow through the real `snakemake` command on the shipped MNIST subset."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -28,13 +29,17 @@ CHROMIUM_ARGS = [
 ]
 
 
-def snakemake(workdir, *args, configs=(), check=True, timeout=900, workflow=REPO, env=None):
+def snakemake(workdir, *args, configs=(), check=True, timeout=900, workflow=REPO, env=None, cpus=None):
     """Run the workflow in the folder `workflow` with results under `workdir`;
-    config overlays in order; `env` the environment (default: this one)."""
+    config overlays in order; `env` the environment (default: this one); `cpus`
+    the CPUs it may run on (default: this process's)."""
     command = [sys.executable, "-m", "snakemake", "-s", str(workflow / "Snakefile"), "--directory", str(workdir)]
     if configs:
         command += ["--configfile", *map(str, configs)]
-    result = subprocess.run(command + list(args), capture_output=True, text=True, timeout=timeout, env=env)
+    pin = None if cpus is None else lambda: os.sched_setaffinity(0, cpus)
+    result = subprocess.run(
+        command + list(args), capture_output=True, text=True, timeout=timeout, env=env, preexec_fn=pin
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
@@ -72,12 +77,17 @@ def subset_configs(tmp_path):
     return [CONFIGS / "subset_sha256.yaml", mirror]
 
 
+# The shared run's CPUs: at most 2, fewer than its 3 training jobs and its
+# `--cores 4` (the README's), on any machine.
+RUN_CPUS = sorted(os.sched_getaffinity(0))[:2]
+
+
 @pytest.fixture(scope="session")
 def run(tmp_path_factory):
     """One complete run on the subset (3 dropout values, 8 epochs, 1 thread per
-    job); returns its directory and config overlays."""
+    job) at `--cores 4` on RUN_CPUS; returns its directory and config overlays."""
     workdir = tmp_path_factory.mktemp("e2e")
     mirror = write_yaml(workdir / "mirror.yaml", {"data": {"mirrors": [str(SUBSET)]}})
     configs = [CONFIGS / "subset_sha256.yaml", CONFIGS / "e2e.yaml", mirror]
-    snakemake(workdir, "--cores", "2", configs=configs)
+    snakemake(workdir, "--cores", "4", configs=configs, cpus=RUN_CPUS)
     return workdir, configs

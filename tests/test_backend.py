@@ -1,5 +1,6 @@
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -10,8 +11,8 @@ import pytest
 # its claim until told to exit (a line on stdin) or killed.
 CLAIM = """
 import json, os, sys
-from mnist_dropout.backend import claim_cpus
-cpus = claim_cpus({count}, lock_dir={lock_dir!r})
+from mnist_dropout.cpus import claim_cpus
+cpus = claim_cpus({count}, lock_dir={lock_dir!r}).get("cpus")
 print(json.dumps([cpus, sorted(os.sched_getaffinity(0))]), flush=True)
 sys.stdin.readline()
 """
@@ -43,13 +44,19 @@ def test_jobs_side_by_side_are_pinned_to_different_cpus(tmp_path):
     release(second)
 
 
-def test_more_jobs_than_cpus_share_rather_than_fail(tmp_path):
+def test_a_job_beyond_the_cpus_waits_for_one_to_come_free(tmp_path):
     cpu_count = len(os.sched_getaffinity(0))
     holders = [start_claim(tmp_path) for _ in range(cpu_count)]
-    extra, extra_cpus, extra_affinity = start_claim(tmp_path)
-    # Still bounded to one CPU, which some other job holds.
-    assert len(extra_cpus) == 1 and extra_cpus == extra_affinity
-    assert extra_cpus[0] in {cpus[0] for _, cpus, _ in holders}
+    code = CLAIM.format(count=1, lock_dir=str(tmp_path))
+    extra = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert extra.stdout.readline().startswith(f"Waiting for 1 of CPUs {sorted(os.sched_getaffinity(0))}: ")
+    # Still waiting while every CPU is held...
+    assert select.select([extra.stdout], [], [], 1.0)[0] == []
+    # ...and given the first CPU that comes free, alone.
+    first, first_cpus, _ = holders.pop(0)
+    release(first)
+    extra_cpus, extra_affinity = json.loads(extra.stdout.readline())
+    assert extra_cpus == extra_affinity == first_cpus
     for process in [*(holder for holder, _, _ in holders), extra]:
         release(process)
 
@@ -66,12 +73,12 @@ def test_a_killed_job_releases_its_cpu(tmp_path):
         release(process)
 
 
-def test_a_job_given_every_cpu_is_not_pinned(tmp_path):
+def test_a_job_given_every_cpu_holds_them_all(tmp_path):
     everything = sorted(os.sched_getaffinity(0))
-    process, cpus, affinity = start_claim(tmp_path, count=len(everything))
+    process, cpus, affinity = start_claim(tmp_path, count=len(everything) + 1)
     assert cpus == affinity == everything
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(f"cpu{cpu}.lock" for cpu in everything)
     release(process)
-    assert not list(tmp_path.iterdir())
 
 
 def test_lock_directory_is_created_private(tmp_path):
@@ -112,4 +119,4 @@ def test_unknown_backend_is_refused():
     from mnist_dropout.backend import select_backend
 
     with pytest.raises(ValueError, match="unknown Keras backend 'torch'; expected one of tensorflow, jax"):
-        select_backend("torch", threads=1)
+        select_backend("torch")

@@ -27,9 +27,10 @@ def without_seconds(history):
 
 
 def without_cpus(metrics_path):
-    """metrics.json without the CPUs the job happened to be pinned to."""
+    """metrics.json without the CPUs the job happened to be pinned to, and when."""
     metrics = json.loads(metrics_path.read_text())
-    metrics["training_environment"].pop("cpus", None)
+    for key in ("cpus", "cpus_claimed_at", "cpu_wait_seconds"):
+        metrics["training_environment"].pop(key)
     return metrics
 
 

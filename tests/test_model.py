@@ -12,7 +12,7 @@ from mnist_dropout.metrics import forward_pass  # noqa: E402
 from mnist_dropout.dataset import load_dataset, preprocess, save_dataset  # noqa: E402
 from mnist_dropout.idx import load_idx  # noqa: E402
 from mnist_dropout.batches import in_place, split_validation  # noqa: E402
-from mnist_dropout.model import build_model, dense_weights  # noqa: E402
+from mnist_dropout.model import RuntimeRateDropout, build_model, dense_weights, transfer_state  # noqa: E402
 from mnist_dropout.training import train_model  # noqa: E402
 from mnist_dropout.evaluation import evaluate_model  # noqa: E402
 from mnist_dropout.jobs import NotFiniteError  # noqa: E402
@@ -58,6 +58,24 @@ def test_numpy_forward_pass_agrees_with_keras(subset):
     numpy_probabilities = forward_pass(x, dense_weights(model))
     assert np.abs(keras_probabilities - numpy_probabilities).max() < 1e-5
     assert (keras_probabilities.argmax(1) == numpy_probabilities.argmax(1)).all()
+
+
+def test_the_saved_form_has_the_trained_weights_and_optimizer_state(subset):
+    x, y = subset
+    keras.utils.set_random_seed(2)
+    trained = build_model(0.3, hidden_units=[32, 32], dropout_layer=RuntimeRateDropout)
+    train_model(trained, x, y, batch_size=128, epochs=1, validation_split=0.1, early_stopping=None, seed=2)
+    saved = build_model(0.3, hidden_units=[32, 32], dropout_layer=keras.layers.Dropout)
+    transfer_state(trained, saved)
+    assert layer_kinds(saved) == ["Dense", "Dropout", "Dense", "Dropout", "Dense"]
+    assert [layer.rate for layer in saved.layers if hasattr(layer, "rate")] == [0.3, 0.3]
+    for (kernel, bias), (saved_kernel, saved_bias) in zip(dense_weights(trained), dense_weights(saved), strict=True):
+        assert kernel.tobytes() == saved_kernel.tobytes() and bias.tobytes() == saved_bias.tobytes()
+    # The step count (5 batches of 128 of 540 images) and RMSprop's running averages.
+    state = [np.asarray(variable) for variable in trained.optimizer.variables]
+    assert int(state[0]) == 5 and len(state) == 2 + 6
+    assert all(a.tobytes() == np.asarray(b).tobytes() for a, b in zip(state, saved.optimizer.variables, strict=True))
+    np.testing.assert_array_equal(saved.predict(x, verbose=0), trained.predict(x, verbose=0))
 
 
 def test_a_diverged_model_is_refused_and_nothing_written(subset, tmp_path):
@@ -138,12 +156,14 @@ def run_on_subset(script, backend, cwd=None, **fields):
 TRAIN_TWICE = """
 import hashlib, sys
 from mnist_dropout.backend import configure_backend, select_backend
-cpus = select_backend({backend!r}, threads=1)
+from mnist_dropout.cpus import claim_cpus
+claim_cpus(1)
+select_backend({backend!r})
 from mnist_dropout.dataset import preprocess
 from mnist_dropout.idx import load_idx
 from mnist_dropout.model import build_model, dense_weights
 from mnist_dropout.training import train_model
-configure_backend(threads=1, seed=7, cpus=cpus)
+configure_backend(threads=1, seed=7)
 x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
 model = build_model(0.5, hidden_units=[128, 128])
 history = train_model(model, x[:1000], y[:1000], 128, 3, 0.1, {{"monitor": "val_loss", "patience": 2}}, seed=7)
@@ -178,11 +198,13 @@ def test_training_is_bitwise_reproducible_across_processes(backend, tmp_path):
 INITIAL_WEIGHTS = """
 import hashlib, json
 from mnist_dropout.backend import configure_backend, select_backend
-cpus = select_backend({backend!r}, threads=1)
+from mnist_dropout.cpus import claim_cpus
+claim_cpus(1)
+select_backend({backend!r})
 import keras
 from mnist_dropout.batches import EpochShuffledBatches
 from mnist_dropout.model import build_model, dense_weights
-configure_backend(threads=1, seed=0, cpus=cpus)
+configure_backend(threads=1, seed=0)
 found = {{}}
 for seed in (0, 1):
     for p in (0.0, 0.3, 0.5):
@@ -210,9 +232,10 @@ def test_a_seed_fixes_initial_weights_and_batch_order_across_dropout_values(back
 JAX_DROPOUT = """
 import hashlib, os, sys
 from mnist_dropout.backend import configure_backend, select_backend
-cpus = select_backend("jax", threads=1)
+from mnist_dropout.cpus import claim_cpus
+claim_cpus(1)
+select_backend("jax")
 import keras
-from mnist_dropout import model as model_module
 from mnist_dropout.dataset import preprocess
 from mnist_dropout.idx import load_idx
 from mnist_dropout.model import RuntimeRateDropout, build_model, dense_weights
@@ -221,9 +244,8 @@ x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
 for p in (0.1, 0.3, 0.7, 0.123456789):
     digests = []
     for layer in (RuntimeRateDropout, keras.layers.Dropout):
-        configure_backend(threads=1, seed=11, cpus=cpus)
-        model_module.RuntimeRateDropout = layer  # what build_model adds
-        model = build_model(p, hidden_units=[64, 64])
+        configure_backend(threads=1, seed=11)
+        model = build_model(p, hidden_units=[64, 64], dropout_layer=layer)
         assert [type(l) for l in model.layers].count(layer) == 2
         history = train_model(model, x[:1000], y[:1000], 128, 2, 0.1, None, seed=11)
         digest = hashlib.sha256(repr([r["loss"] for r in history]).encode())
@@ -231,7 +253,7 @@ for p in (0.1, 0.3, 0.7, 0.123456789):
             digest.update(kernel.tobytes()); digest.update(bias.tobytes())
         digests.append(digest.hexdigest())
     print("P", p, digests[0] == digests[1])
-model_module.RuntimeRateDropout = RuntimeRateDropout
+# As earlier versions saved models: with this package imported, they load.
 model = build_model(0.3, hidden_units=[64, 64])
 model.save("model.keras")
 loaded = keras.saving.load_model("model.keras")
@@ -249,12 +271,14 @@ def test_jax_dropout_layer_computes_the_bits_of_keras_dropout(tmp_path):
 
 TRAIN_ONE = """
 from mnist_dropout.backend import configure_backend, select_backend
-cpus = select_backend("jax", threads=1)
+from mnist_dropout.cpus import claim_cpus
+claim_cpus(1)
+select_backend("jax")
 from mnist_dropout.dataset import preprocess
 from mnist_dropout.idx import load_idx
 from mnist_dropout.model import build_model
 from mnist_dropout.training import train_model
-configure_backend(threads=1, seed=0, cpus=cpus)
+configure_backend(threads=1, seed=0)
 x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
 train_model(build_model({dropout}, hidden_units=[64, 64]), x[:500], y[:500], 128, 1, 0.1, None, seed=0)
 """
@@ -277,7 +301,9 @@ SERVED_BATCHES = """
 import json, sys
 import numpy as np
 from mnist_dropout.backend import configure_backend, select_backend
-cpus = select_backend({backend!r}, threads=1)
+from mnist_dropout.cpus import claim_cpus
+claim_cpus(1)
+select_backend({backend!r})
 from mnist_dropout.dataset import load_dataset, preprocess, save_dataset
 from mnist_dropout.idx import load_idx
 from mnist_dropout.batches import TENSORFLOW_ALIGNMENT
@@ -291,7 +317,7 @@ def record(rows):
     served.append(np.asarray(rows).astype(int).tolist())
 
 
-configure_backend(threads=1, seed=5, cpus=cpus)
+configure_backend(threads=1, seed=5)
 x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
 x, y = x[:1000].copy(), y[:1000]
 x[:, 0] = np.arange(1000)

@@ -5,7 +5,9 @@ import ast
 import base64
 import contextlib
 import csv
+import datetime
 import hashlib
+import itertools
 import json
 import re
 import os
@@ -21,7 +23,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import CONFIGS, REPO, SUBSET, dataset_files, planned_jobs, snakemake, write_yaml
+from conftest import CONFIGS, REPO, RUN_CPUS, SUBSET, dataset_files, planned_jobs, snakemake, write_yaml
 from mnist_dropout.metrics import failure_indices
 from mnist_dropout.paths import figure_paths
 from mnist_dropout import runs
@@ -108,6 +110,74 @@ def test_each_model_is_specified_trained_and_checked(run):
         assert benchmark[0].startswith("s\t") and float(benchmark[1].split("\t")[0]) > 0
     # Compiled steps were cached for the jobs after the first.
     assert len(list((workdir / ".cache" / "jax").iterdir())) >= 5
+
+
+# Loads a saved model where no part of this repository is on the path (but
+# the Python environment, which may live in it) nor importable, predicts the
+# stored test images, and prints the largest difference from the stored
+# probabilities.
+PLAIN_KERAS = """
+import importlib.util, sys
+sys.path[:] = [path for path in sys.path if not path.startswith({repo!r}) or path.startswith(sys.prefix)]
+assert importlib.util.find_spec("mnist_dropout") is None
+import json, keras, numpy as np
+model = keras.saving.load_model("model.keras")
+with np.load("predictions.npz", allow_pickle=False) as stored:
+    difference = np.abs(model.predict(np.load("x_test.npy"), verbose=0) - stored["probabilities"]).max()
+print("LOADED", json.dumps([keras.backend.backend(), [type(layer).__name__ for layer in model.layers], float(difference)]))
+"""
+
+
+@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+def test_a_saved_model_loads_with_plain_keras_and_predicts_the_stored_probabilities(run, tmp_path, backend):
+    workdir, _ = run
+    for name in ("model.keras", "predictions.npz"):
+        shutil.copy(model_dir(workdir, 0.3) / name, tmp_path / name)
+    shutil.copy(dataset_files(workdir)["x_test"], tmp_path / "x_test.npy")
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", PLAIN_KERAS.format(repo=str(REPO))],
+        cwd=tmp_path,
+        env={**environment, "KERAS_BACKEND": backend},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("LOADED ")]
+    loaded_backend, layers, difference = json.loads(line.removeprefix("LOADED "))
+    assert loaded_backend == backend and layers == ["Dense", "Dropout", "Dense", "Dropout", "Dense"]
+    assert difference <= 1e-5
+
+
+def test_no_two_training_jobs_compute_on_one_cpu(run):
+    workdir, _ = run
+    jobs = []
+    for p in DROPOUTS:
+        model = model_dir(workdir, p)
+        environment = json.loads((model / "train_info.json").read_text())["environment"]
+        benchmark = workdir / "results" / "benchmarks" / "train" / settings_of(workdir) / f"p{p}_seed0.tsv"
+        seconds = float(benchmark.read_text().splitlines()[1].split("\t")[0])
+        jobs.append(
+            {
+                "cpus": set(environment["cpus"]),
+                "waited": environment["cpu_wait_seconds"],
+                "started": benchmark.stat().st_mtime - seconds,
+                "claimed": datetime.datetime.fromisoformat(environment["cpus_claimed_at"]).timestamp(),
+                # The job's last write: it held its CPU until a moment later.
+                "finished": (workdir / "results" / "logs" / "train" / settings_of(workdir) / f"p{p}_seed0.log")
+                .stat()
+                .st_mtime,
+            }
+        )
+    # `--cores 4` started all three jobs at once on two CPUs...
+    assert max(job["started"] for job in jobs) < min(job["finished"] for job in jobs)
+    assert all(len(job["cpus"]) == 1 and job["cpus"] <= set(RUN_CPUS) for job in jobs)
+    # ...so one waited for a CPU, and no two held one CPU at the same time.
+    assert sorted(job["waited"] > 0.1 for job in jobs) == [False, False, True]
+    for first, second in itertools.combinations(jobs, 2):
+        if first["cpus"] & second["cpus"]:
+            assert first["finished"] < second["claimed"] or second["finished"] < first["claimed"], (first, second)
 
 
 def test_tensorflow_backend_trains_and_evaluates_every_model(tmp_path, subset_configs):

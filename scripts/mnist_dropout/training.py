@@ -2,7 +2,6 @@
 the original does, checked and saved. Imports Keras: call
 backend.select_backend first."""
 
-import math
 import resource
 import time
 
@@ -12,7 +11,7 @@ from .batches import EpochShuffledBatches, ReshuffleEachEpoch, split_validation
 from .files import write_csv, write_json
 from .jobs import NotFiniteError, atomic_output
 from .metrics import NUM_CLASSES, all_weights, not_finite
-from .model import build_model, dense_weights
+from .model import build_model, dense_weights, transfer_state
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
@@ -69,15 +68,15 @@ def train_and_save(
 ):
     """Train on data["x_train"], data["y_train"] with the `train` settings; fail
     with one line if it diverged, else write the model, its history and what it
-    was trained with. Returns the model."""
+    was trained with. Returns the saved model."""
     dropout = float(dropout_label)
-    model = build_model(
-        dropout,
-        train["hidden_units"],
-        train["learning_rate"],
-        train["optimizer"],
-        steps_per_execution=steps_per_execution,
-    )
+    architecture = {
+        "hidden_units": train["hidden_units"],
+        "learning_rate": train["learning_rate"],
+        "optimizer": train["optimizer"],
+        "steps_per_execution": steps_per_execution,
+    }
+    model = build_model(dropout, **architecture)
     model.summary()
     history = train_model(
         model,
@@ -101,16 +100,18 @@ def train_and_save(
             f"{model_name(dropout_label, seed)}: {', '.join(diverged)} not finite (NaN or infinite): "
             "training diverged; try a smaller train.learning_rate"
         )
+    # Saved with Keras' own Dropout, the same at inference: plain Keras loads it.
+    saved = build_model(dropout, **architecture, dropout_layer=keras.layers.Dropout)
+    transfer_state(model, saved)
     with atomic_output(model_path) as temporary:
-        model.save(temporary)
+        saved.save(temporary)
     write_csv(history_path, history, HISTORY_COLUMNS)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     write_json(
         info_path,
         {
             "dropout": dropout,
-            # Trainable: on JAX each dropout layer also holds its keep probability.
-            "parameters": sum(math.prod(weight.shape) for weight in model.trainable_weights),
+            "parameters": saved.count_params(),
             "epochs_run": len(history),
             "train": train,
             "steps_per_execution": steps_per_execution,
@@ -120,4 +121,4 @@ def train_and_save(
             "cpu_seconds": {"user": usage.ru_utime, "system": usage.ru_stime},
         },
     )
-    return model
+    return saved

@@ -1,0 +1,97 @@
+"""Claiming CPUs for a training job: each job pinned to CPUs that no other
+training job of this user computes on, waiting for them while all are held."""
+
+import fcntl
+import os
+import stat
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .jobs import InputError
+
+# How often a job waiting for a CPU tries again (jobs take seconds to minutes).
+POLL_SECONDS = 0.2
+
+# Open lock files of the CPUs this process claimed: a claim lasts as long as the
+# process, and the kernel drops it when the process ends, even if killed.
+_claims = []
+
+
+def default_lock_dir():
+    return Path(tempfile.gettempdir()) / f"mnist-dropout-cpus-{os.getuid()}"
+
+
+def private_directory(path):
+    """`path` as a directory only this user can use, created with mode 0700 if
+    absent. The shared temporary folder is writable by everyone, so another user
+    could have prepared the name: a symlink or another owner is refused. One of
+    ours that others may read (as earlier versions made it) is made private."""
+    path = Path(path)
+    try:
+        path.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise InputError(
+            f"{path}: the CPU lock directory is a symlink, not a directory or not yours; "
+            "remove it (or set TMPDIR to a folder of your own) and rerun"
+        )
+    if info.st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def _try_claim(allowed, count, lock_dir):
+    """`count` CPUs of `allowed` whose locks were free, now held by this process;
+    or None, holding none (so that two jobs waiting for two CPUs each never hold
+    one each)."""
+    held = {}
+    for cpu in allowed:
+        descriptor = os.open(lock_dir / f"cpu{cpu}.lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        handle = os.fdopen(descriptor, "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        held[cpu] = handle
+        if len(held) == count:
+            _claims.extend(held.values())
+            return sorted(held)
+    for handle in held.values():
+        handle.close()
+    return None
+
+
+def claim_cpus(count, lock_dir=None):
+    """Pin this process to `count` of the CPUs it may run on (all of them, if
+    fewer) that no other process holds a claim on, one lock file per CPU in
+    `lock_dir`; while too few are free, wait. So jobs beyond the machine's CPUs
+    (`--cores` above them, a second workflow of the same user) queue instead of
+    sharing a CPU, and each job's seconds per epoch measure its model alone.
+
+    Pinning also bounds JAX: XLA:CPU sizes its thread pool from the CPUs the
+    process may run on and has no thread-count setting.
+    Returns {cpus, cpus_claimed_at (UTC), cpu_wait_seconds} for the record, or
+    {} where the OS cannot pin (macOS)."""
+    if not hasattr(os, "sched_setaffinity"):
+        return {}
+    allowed = sorted(os.sched_getaffinity(0))
+    count = min(count, len(allowed))
+    lock_dir = private_directory(lock_dir or default_lock_dir())
+    start = time.monotonic()
+    claimed = _try_claim(allowed, count, lock_dir)
+    if claimed is None:
+        print(f"Waiting for {count} of CPUs {allowed}: other training jobs hold them (locks in {lock_dir})", flush=True)
+    while claimed is None:
+        time.sleep(POLL_SECONDS)
+        claimed = _try_claim(allowed, count, lock_dir)
+    os.sched_setaffinity(0, claimed)
+    return {
+        "cpus": claimed,
+        "cpus_claimed_at": datetime.now(timezone.utc).isoformat(),
+        "cpu_wait_seconds": round(time.monotonic() - start, 3),
+    }
