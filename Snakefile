@@ -25,6 +25,7 @@ include: "rules/common.smk"
 
 
 check_config(config)
+check_results_writable()
 
 
 wildcard_constraints:

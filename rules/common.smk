@@ -2,9 +2,12 @@
 # model and the lists of runs and files. The logic is in mnist_dropout.settings.
 
 import functools
+import os
+import tempfile
 
 from mnist_dropout import settings as study
 from mnist_dropout.idx import IDX_FILES, IDX_NAMES
+from mnist_dropout.jobs import write_fault
 from mnist_dropout.paths import DATASET, MODEL_DIR, SETTINGS_FILE
 from mnist_dropout.provenance import CodeError, code_digest
 from mnist_dropout.runs import kept_models_state
@@ -19,6 +22,18 @@ def check_config(config):
         study.check_config(config)
     except study.ConfigError as error:
         raise WorkflowError(str(error)) from None
+
+
+def check_results_writable():
+    """Stop before any job when results/ cannot be written (a read-only
+    filesystem, no permission): every job would fail on it."""
+    try:
+        os.makedirs("results", exist_ok=True)
+        with tempfile.TemporaryFile(dir="results"):
+            pass
+    except OSError as error:
+        error = OSError(error.errno, error.strerror, "results/")
+        raise WorkflowError(write_fault(error) or str(error)) from None
 
 
 def code_error(error):

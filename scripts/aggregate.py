@@ -4,15 +4,26 @@ summary.md, headed by the settings the models were trained with."""
 from pathlib import Path
 
 from mnist_dropout.jobs import atomic_output, log_to
-from mnist_dropout.files import read_csv, read_json, write_csv
+from mnist_dropout.files import write_csv
+from mnist_dropout.reading import MODEL_FILE_READERS, read_yaml
 from mnist_dropout.summary import summary_markdown
 from mnist_dropout.tables import summary_columns, summary_row
 
+read_history, read_metrics = MODEL_FILE_READERS["history.csv"], MODEL_FILE_READERS["metrics.json"]
+
 with log_to(snakemake.log[0]):
     swept, early_stopping = snakemake.params.swept, snakemake.params.early_stopping
+    for path in snakemake.input.settings:
+        read_yaml(path, ("train", "data", "code"))
     rows = [
         summary_row(
-            settings, swept[settings], dropout, seed, read_csv(history), read_json(metrics), early_stopping[settings]
+            settings,
+            swept[settings],
+            dropout,
+            seed,
+            read_history(history),
+            read_metrics(metrics),
+            early_stopping[settings],
         )
         for (settings, dropout, seed), history, metrics in zip(
             snakemake.params.runs, snakemake.input.histories, snakemake.input.metrics

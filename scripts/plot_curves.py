@@ -2,13 +2,15 @@
 in one panel per combination of swept settings."""
 
 from mnist_dropout.figures import plot_fit_loss, plot_metric_by_dropout
-from mnist_dropout.files import read_csv
+from mnist_dropout.reading import MODEL_FILE_READERS
 from mnist_dropout.tables import combination_label, group_by_run
 from mnist_dropout.jobs import log_to
 
 with log_to(snakemake.log[0]):
     swept = snakemake.params.swept
-    histories = group_by_run(snakemake.params.runs, [read_csv(path) for path in snakemake.input])
+    histories = group_by_run(
+        snakemake.params.runs, [MODEL_FILE_READERS["history.csv"](path) for path in snakemake.input]
+    )
     analysed = histories[snakemake.params.analysed]
     fit_dropout = min(analysed)
     label = combination_label(swept[snakemake.params.analysed])

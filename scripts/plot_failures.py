@@ -2,22 +2,20 @@
 by the analysed run's model (analysed settings and dropout value) with the
 lowest seed."""
 
-import numpy as np
-
 from mnist_dropout.figures import plot_failures
 from mnist_dropout.metrics import failure_indices
 from mnist_dropout.idx import load_idx
-from mnist_dropout.files import read_csv
-from mnist_dropout.tables import combination_label, seeds_of, select_dropout
+from mnist_dropout.reading import MODEL_FILE_READERS, read_csv
+from mnist_dropout.tables import SUMMARY_COLUMNS, combination_label, seeds_of, select_dropout
 from mnist_dropout.jobs import log_to
 
 with log_to(snakemake.log[0]):
     settings = snakemake.params.analysed
-    rows = [row for row in read_csv(snakemake.input.summary) if row["settings"] == settings]
+    rows = [row for row in read_csv(snakemake.input.summary, SUMMARY_COLUMNS) if row["settings"] == settings]
     dropout = select_dropout(rows, snakemake.params.choice)
     seed, path = seeds_of(dropout, snakemake.params.runs, snakemake.input.predictions)[0]
-    with np.load(path, allow_pickle=False) as predictions:
-        y_true, y_pred = predictions["y_true"], predictions["y_pred"]
+    predictions = MODEL_FILE_READERS["predictions.npz"](path)
+    y_true, y_pred = predictions["y_true"], predictions["y_pred"]
     digit = snakemake.params.digit
     chosen = failure_indices(y_true, y_pred, digit)
     print(

@@ -3,7 +3,8 @@ import pytest
 
 from mnist_dropout.figures import curve_band, digit_with_article, plot_test_accuracy
 from mnist_dropout.uncertainty import intervals_by_dropout
-from mnist_dropout.files import read_csv, write_csv
+from mnist_dropout.files import write_csv
+from mnist_dropout.reading import read_csv
 from mnist_dropout.summary import answer_markdown, summary_markdown
 from mnist_dropout.tables import (
     SUMMARY_COLUMNS,

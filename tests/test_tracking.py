@@ -14,7 +14,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from conftest import CHROMIUM, planned_jobs, snakemake, write_yaml
-from mnist_dropout.files import read_csv, read_json
+from mnist_dropout.reading import read_csv, read_json
 from mnist_dropout.runs import model_dirs
 from mnist_dropout.settings import dropout_label
 from mnist_dropout.tracking import EXPERIMENT
@@ -237,3 +237,19 @@ def test_without_mlflow_the_export_names_the_pip_install(exported, tmp_path):
     assert result.returncode != 0 and message in result.stdout + result.stderr
     assert (workdir / "results/logs/export_mlflow.log").read_text().splitlines() == [message]
     assert planned_jobs(workdir, configs) == {}  # the models and figures untouched
+
+
+def test_a_damaged_kept_model_stops_the_export_naming_it(exported, tmp_path):
+    workdir, configs, _ = exported
+    (damaged, fields), *_ = [(path, fields) for path, fields in model_dirs(workdir / "results") if fields["seed"] == 1]
+    (damaged / "model.keras").write_bytes(b"cut short")
+    # The damaged file changed the kept models' state: the export reruns by itself.
+    result = snakemake(workdir, "--cores", "1", STORE, configs=configs, check=False)
+    path = (damaged / "model.keras").relative_to(workdir)
+    fix = f"or delete {damaged.relative_to(workdir)} to drop the model"
+    (line,) = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR:")]
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    assert line.startswith(f"ERROR: {path}: unreadable, or not what the workflow wrote (") and line.endswith(fix)
+    shutil.rmtree(damaged)
+    snakemake(workdir, "--cores", "1", STORE, configs=configs)
+    assert run_name(fields) not in exported_runs(workdir, tmp_path)[1]

@@ -1,6 +1,7 @@
 """What every rule script shares: logging to the rule's log file, one-line errors."""
 
 import contextlib
+import errno
 import os
 import secrets
 import sys
@@ -14,21 +15,53 @@ class NotFiniteError(InputError):
     """A model diverged: NaN or infinite losses, weights or probabilities."""
 
 
+# Faults of the machine a job cannot write through, with what fixes each.
+WRITE_FAULTS = {
+    errno.ENOSPC: "free space on its filesystem",
+    errno.EDQUOT: "free space within your disk quota",
+    errno.EROFS: "make its filesystem writable",
+    errno.EACCES: "give yourself write permission there",
+    errno.EPERM: "give yourself write permission there",
+}
+
+
+def write_fault(error):
+    """The one line for an OSError of WRITE_FAULTS (else None)."""
+    if error.errno not in WRITE_FAULTS:
+        return None
+    return (
+        f"cannot write {error.filename or 'an output'}: {error.strerror} ({errno.errorcode[error.errno]}); "
+        f"{WRITE_FAULTS[error.errno]}, then rerun the same command: finished models are kept"
+    )
+
+
+def fail(message):
+    print(f"ERROR: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
 @contextlib.contextmanager
 def log_to(log_path):
     """Send stdout and stderr to `log_path`, at file-descriptor level so that
-    TensorFlow's C++ messages land there too; report InputError as one line."""
+    TensorFlow's C++ messages land there too; report InputError and a fault
+    of the machine that stops writing (a full disk, say) as one line."""
     sys.stdout.flush()
     sys.stderr.flush()
-    descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except OSError as error:
+        fail(write_fault(error) or error)
     os.dup2(descriptor, 1)
     os.dup2(descriptor, 2)
     os.close(descriptor)
     try:
         yield
     except InputError as error:
-        print(f"ERROR: {error}", file=sys.stderr, flush=True)
-        sys.exit(1)
+        fail(error)
+    except OSError as error:
+        if write_fault(error) is None:
+            raise
+        fail(write_fault(error))
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -50,6 +83,11 @@ def atomic_output(path):
     try:
         yield temporary
         os.replace(temporary, path)
+    except OSError as error:
+        # Name the output, not its temporary file (or no file, as zipfile does).
+        if error.errno in WRITE_FAULTS and error.filename in (None, temporary):
+            raise OSError(error.errno, error.strerror, path) from None
+        raise
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)

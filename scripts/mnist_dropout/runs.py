@@ -19,10 +19,8 @@ import shutil
 import sys
 from pathlib import Path
 
-import yaml
-
-from .files import read_json
 from .paths import MODEL_DIR, SETTINGS_FILE
+from .reading import MODEL_FILE_READERS, DamagedFileError, read_yaml
 from .settings import WORKFLOW_DIR, ConfigError, load_config, runs, settings_grid, workflow_code
 from .tables import markdown_table, setting_text
 
@@ -39,22 +37,39 @@ def _path(results_dir, pattern, **fields):
     return Path(results_dir) / pattern.format(**fields).removeprefix("results/")
 
 
-def model_status(model_dir):
-    """'evaluated', 'trained' (not yet evaluated) or 'incomplete'."""
-    present = {path.name for path in model_dir.iterdir()}
-    return next((status for status, names in STATUSES.items() if present.issuperset(names)), "incomplete")
-
-
-def read_or_none(path, reader):
-    """reader(path), or None if the file is missing or unreadable."""
+def read_or_none(path, read):
+    """read(path) (a reader of mnist_dropout.reading), or None if the file is
+    missing or damaged."""
     try:
-        return reader(path)
-    except (OSError, ValueError, yaml.YAMLError):
+        return read(path)
+    except DamagedFileError:
         return None
 
 
-def read_yaml(path):
-    return yaml.safe_load(Path(path).read_text())
+def read_model_file(model_dir, name):
+    """The kept file `name` of a model folder, read and checked; None if it is
+    missing or damaged."""
+    return read_or_none(model_dir / name, MODEL_FILE_READERS[name])
+
+
+def damage(model_dir):
+    """The DamagedFileError of the first damaged file of `model_dir`, or None."""
+    for name, read in MODEL_FILE_READERS.items():
+        if (model_dir / name).is_file():
+            try:
+                read(model_dir / name)
+            except DamagedFileError as error:
+                return error
+    return None
+
+
+def model_status(model_dir):
+    """'evaluated', 'trained' (not yet evaluated), 'incomplete' or 'damaged'
+    (a kept file unreadable or cut short: see damage)."""
+    if damage(model_dir):
+        return "damaged"
+    present = {path.name for path in model_dir.iterdir()}
+    return next((status for status, names in STATUSES.items() if present.issuperset(names)), "incomplete")
 
 
 def settings_file(results_dir, fields):
@@ -117,7 +132,7 @@ def training_settings(results_dir, folders):
     trained_with = {}
     for model_dir, fields in folders:
         described = read_settings(results_dir, fields)
-        info = read_or_none(model_dir / "train_info.json", read_json)
+        info = read_model_file(model_dir, "train_info.json")
         train = (described or {}).get("train") or (info or {}).get("train")
         if train is not None:
             trained_with.setdefault(fields["settings"], train)
@@ -135,8 +150,8 @@ def list_runs(results_dir, current=None):
     rows = []
     for model_dir, fields in folders:
         status = model_status(model_dir)
-        info = read_or_none(model_dir / "train_info.json", read_json) or {}
-        metrics = read_or_none(model_dir / "metrics.json", read_json) or {}
+        info = read_model_file(model_dir, "train_info.json") or {}
+        metrics = read_model_file(model_dir, "metrics.json") or {}
         train = trained_with.get(fields["settings"], {})
         rows.append(
             {
@@ -217,6 +232,9 @@ def main(argv=None):
         sys.exit(str(error))
     rows = list_runs(args.results, current_runs(config, workflow))
     print(markdown(rows))
+    for row in rows:
+        if row["status"] == "damaged":
+            print(damage(row["path"]))
     if args.prune:
         unused = [row for row in rows if not row["current"]]
         print(

@@ -10,14 +10,14 @@ from pathlib import Path
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from .files import read_csv, read_json
 from .jobs import atomic_output
+from .reading import read_yaml
 from .runs import (
     code_version_text,
+    damage,
     model_dirs,
     model_status,
-    read_or_none,
-    read_settings,
+    read_model_file,
     settings_file,
     training_settings,
 )
@@ -68,13 +68,19 @@ def run_times(model_dir, history):
 def model_run(results_dir, model_dir, fields, train, current):
     """What MLflow records of one model folder: {name, params, metrics, tags,
     status, start, end, artifacts}; `train` its training settings, `current`
-    the (settings, dropout, seed) the config uses."""
+    the (settings, dropout, seed) the config uses; a damaged kept file raises
+    DamagedFileError."""
     key, dropout, seed = fields["settings"], fields["dropout"], fields["seed"]
+    error = damage(model_dir)
+    if error:
+        raise error
     status = model_status(model_dir)
-    history = read_or_none(model_dir / "history.csv", read_csv) or []
-    metrics = read_or_none(model_dir / "metrics.json", read_json) or {}
-    info = read_or_none(model_dir / "train_info.json", read_json) or {}
-    described = read_settings(results_dir, fields) or {}
+    history = read_model_file(model_dir, "history.csv") or []
+    metrics = read_model_file(model_dir, "metrics.json") or {}
+    info = read_model_file(model_dir, "train_info.json") or {}
+    # A damaged settings.yaml stops the export too; a missing one is not made yet.
+    described = settings_file(results_dir, fields)
+    described = read_yaml(described) if described.is_file() else {}
     environment = info.get("environment") or metrics.get("training_environment") or {}
     start, end, epoch_ends = run_times(model_dir, history)
 

@@ -8,12 +8,10 @@ import time
 import keras
 
 from .batches import EpochShuffledBatches, ReshuffleEachEpoch, split_validation
-from .files import write_csv, write_json
+from .files import HISTORY_COLUMNS, write_csv, write_json
 from .jobs import NotFiniteError, atomic_output
 from .metrics import NUM_CLASSES, all_weights, not_finite
 from .model import build_model, dense_weights, transfer_state
-
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
 
 class EpochTimer(keras.callbacks.Callback):

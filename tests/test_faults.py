@@ -1,0 +1,171 @@
+"""Faults of the machine and of kept files (docs/reliability.md): the run stops
+with one `ERROR:` line naming the path, the cause and the fix, never a
+traceback; no other kept file changes; the rerun after the fix trains exactly
+the lost model and gives the undisturbed run's results."""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+
+from conftest import REPO, planned_jobs, snakemake
+from mnist_dropout.runs import list_runs
+
+# The model each test makes the run lose, and the rerun retrains.
+LOST = "p0.3/seed0"
+# What the run computed that a failed job leaves alone: Snakemake deletes the
+# outputs of the jobs that failed (here tables and figures), which the rerun remakes.
+KEPT = ("models", "data")
+
+
+def kept_digests(workdir, skip=None):
+    """{path: SHA-256} of every kept file under results/ but those under `skip`."""
+    digests = {}
+    for name in KEPT:
+        top = workdir / "results" / name
+        for path in [top] if top.is_file() else sorted(top.rglob("*")):
+            if path.is_file() and not (skip and path.is_relative_to(skip)):
+                digests[path.relative_to(workdir).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def comparable(workdir, model_dir):
+    """What the model computed: predictions, metrics without when and where the
+    job ran, and the history without the seconds per epoch."""
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    metrics.pop("training_environment")
+    with np.load(model_dir / "predictions.npz", allow_pickle=False) as stored:
+        predictions = {name: stored[name].tobytes() for name in stored}
+    history = [line.rsplit(",", 1)[0] for line in (model_dir / "history.csv").read_text().splitlines()]
+    summary = [line.split(",")[:-1] for line in (workdir / "results/summary.csv").read_text().splitlines()]
+    return metrics, predictions, history, summary
+
+
+def the_lost_model(workdir):
+    (model_dir,) = (workdir / "results" / "models").glob(f"*/{LOST}")
+    return model_dir
+
+
+def error_lines(output):
+    assert "Traceback" not in output, output
+    return re.findall(r"^ERROR: .*$", output, flags=re.MULTILINE)
+
+
+def rerun_trains_the_lost_model_only(reference, workdir, configs, *args):
+    assert planned_jobs(workdir, configs, *args)["train_and_evaluate"] == 1
+    snakemake(workdir, "--cores", "2", *args, configs=configs)
+    assert kept_digests(workdir, the_lost_model(workdir)) == kept_digests(reference, the_lost_model(reference))
+    assert comparable(workdir, the_lost_model(workdir)) == comparable(reference, the_lost_model(reference))
+
+
+@pytest.fixture
+def copied_run(run, tmp_path):
+    """A copy of the shared subset run to damage: (reference, copy, configs)."""
+    reference, configs = run
+    workdir = tmp_path / "run"
+    shutil.copytree(reference, workdir, symlinks=True)
+    return reference, workdir, configs
+
+
+@contextmanager
+def results_on_tmpfs(workdir, room):
+    """The copy's results/ moved onto a tmpfs with `room` bytes free; yields
+    the mount point, unmounted afterwards."""
+    results = workdir / "results"
+    kept = results.rename(workdir / "kept")
+    used = sum(-(-path.stat().st_size // 4096) * 4096 for path in kept.rglob("*") if path.is_file())
+    results.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={used + room}", "tmpfs", str(results)])
+    if mounted.returncode != 0:
+        pytest.skip("needs to mount a tmpfs (root on Linux)")
+    try:
+        shutil.copytree(kept, results, symlinks=True, dirs_exist_ok=True)
+        yield results
+    finally:
+        subprocess.run(["umount", "--lazy", str(results)], check=True)
+
+
+def remount(results, options):
+    subprocess.run(["mount", "-o", f"remount,{options}", str(results)], check=True)
+
+
+def test_results_that_cannot_be_written_stop_with_one_line_and_the_rerun_trains_the_lost_model(copied_run):
+    reference, workdir, configs = copied_run
+    # A model not made yet: its folder and what is made from it absent.
+    shutil.rmtree(the_lost_model(workdir))
+    for made in ("summary.csv", "summary.md"):
+        (workdir / "results" / made).unlink()
+    before = kept_digests(workdir)
+    # 2 MB free: the model (5.4 MB) does not fit.
+    with results_on_tmpfs(workdir, room=2 * 2**20) as results:
+        remount(results, "ro")
+        refused = snakemake(workdir, "--cores", "2", configs=configs, check=False)
+        assert refused.returncode == 1
+        line = "cannot write results/: Read-only file system (EROFS); make its filesystem writable, then rerun"
+        assert line in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+
+        remount(results, "rw")
+        full = snakemake(workdir, "--cores", "2", configs=configs, check=False)
+        assert full.returncode == 1
+        # In the job's log, which Snakemake prints: the model's path, the cause, the fix.
+        model = (the_lost_model(reference) / "model.keras").relative_to(reference)
+        expected = (
+            f"ERROR: cannot write {model}: No space left on device (ENOSPC); free space on its filesystem, "
+            "then rerun the same command: finished models are kept"
+        )
+        assert error_lines(full.stdout + full.stderr) == [expected]
+        (log,) = (results / "logs" / "train").rglob(f"{LOST.replace('/', '_')}.log")
+        assert error_lines(log.read_text()) == [expected]
+        assert kept_digests(workdir) == before
+        assert not [path for path in results.rglob(".*.tmp*")]
+
+        remount(results, "size=64m")
+        rerun_trains_the_lost_model_only(reference, workdir, configs)
+
+
+@pytest.mark.parametrize(
+    "name, damage, reader",
+    [
+        ("metrics.json", lambda path: path.write_bytes(path.read_bytes()[:100]), "aggregate"),
+        ("history.csv", lambda path: path.write_bytes(path.read_bytes()[:-20]), "aggregate"),
+        ("model.keras", lambda path: path.write_bytes(b"not a zip archive"), "runs listing"),
+    ],
+)
+def test_a_damaged_kept_file_is_named_and_the_rerun_it_names_retrains_its_model(copied_run, name, damage, reader):
+    reference, workdir, configs = copied_run
+    model_dir = the_lost_model(workdir)
+    damage(model_dir / name)
+    before = kept_digests(workdir)
+    path = model_dir.relative_to(workdir) / name
+    fix = f"; rerun the same command with --forcerun {path} to train its model again, or delete {path.parent} to drop the model"
+    if reader == "aggregate":
+        stopped = snakemake(workdir, "--cores", "2", configs=configs, check=False)
+        assert stopped.returncode == 1
+        # Every job that reads it (for history.csv, the learning curves too) says the same.
+        (line,) = set(error_lines(stopped.stdout + stopped.stderr))
+        assert line.startswith(f"ERROR: {path}: unreadable, or not what the workflow wrote (") and line.endswith(fix)
+        assert kept_digests(workdir) == before
+    # The runs listing shows it damaged, whatever reads it.
+    statuses = {row["path"].relative_to(workdir).as_posix(): row["status"] for row in list_runs(workdir / "results")}
+    assert statuses.pop(model_dir.relative_to(workdir).as_posix()) == "damaged"
+    assert set(statuses.values()) == {"evaluated"}
+    listing = subprocess.run(
+        [sys.executable, "-m", "mnist_dropout.runs", "--results", str(workdir / "results"), "--configfile", *configs],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "scripts")},
+        check=True,
+    )
+    assert listing.stdout.count("| damaged |") == 1
+    (line,) = [line for line in listing.stdout.splitlines() if "unreadable" in line]
+    assert line.startswith(f"{workdir / path}: unreadable") and str(workdir / path) in line
+
+    rerun_trains_the_lost_model_only(reference, workdir, configs, "--forcerun", str(path))
