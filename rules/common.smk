@@ -6,11 +6,12 @@ import os
 import tempfile
 
 from mnist_dropout import settings as study
+from mnist_dropout.config import ConfigError, check_config as check_study_config
 from mnist_dropout.idx import IDX_FILES, IDX_NAMES
 from mnist_dropout.jobs import write_fault
 from mnist_dropout.paths import DATASET, MODEL_DIR, SETTINGS_FILE
 from mnist_dropout.provenance import CodeError, code_digest
-from mnist_dropout.runs import kept_models_state
+from mnist_dropout.kept import kept_models_state
 from mnist_dropout.settings import dropout_label
 
 # The evaluation fails if NumPy's and Keras' test probabilities differ by this.
@@ -19,8 +20,8 @@ FORWARD_PASS_TOLERANCE = 1e-4
 
 def check_config(config):
     try:
-        study.check_config(config)
-    except study.ConfigError as error:
+        check_study_config(config)
+    except ConfigError as error:
         raise WorkflowError(str(error)) from None
 
 

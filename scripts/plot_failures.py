@@ -2,8 +2,7 @@
 by the analysed run's model (analysed settings and dropout value) with the
 lowest seed."""
 
-from mnist_dropout.figures import plot_failures
-from mnist_dropout.metrics import failure_indices
+from mnist_dropout.figures import failure_indices, plot_failures
 from mnist_dropout.idx import load_idx
 from mnist_dropout.reading import MODEL_FILE_READERS, read_csv
 from mnist_dropout.tables import SUMMARY_COLUMNS, combination_label, seeds_of, select_dropout

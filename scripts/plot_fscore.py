@@ -18,6 +18,7 @@ with log_to(snakemake.log[0]):
     metrics = [MODEL_FILE_READERS["metrics.json"](path) for _seed, path in seeds]
     precisions = np.array([m["precision"] for m in metrics])
     recalls = np.array([m["recall"] for m in metrics])
+    print(f"drawn: the mean over seeds {[seed for seed, _path in seeds]}, bars from their minimum to maximum")
     label = combination_label(snakemake.params.swept)
     plot_precision_recall(precisions, recalls, dropout, snakemake.output.figure, label)
     write_csv(

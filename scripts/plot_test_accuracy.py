@@ -13,4 +13,8 @@ with log_to(snakemake.log[0]):
         combination_label(swept[settings]): intervals_by_dropout(per_dropout(rows, "test_accuracy"))
         for settings, rows in by_settings(read_csv(snakemake.input[0], SUMMARY_COLUMNS)).items()
     }
+    for label, curve in curves.items():
+        for p, drawn in sorted(curve.items()):
+            interval = "no interval" if drawn["low"] is None else f"{drawn['low']:.4f} to {drawn['high']:.4f}"
+            print(f"{label or 'drawn'}: p = {p:g}, mean of {len(drawn['values'])} {drawn['mean']:.4f}, {interval}")
     plot_test_accuracy(curves, snakemake.output[0], CONFIDENCE)

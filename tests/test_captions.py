@@ -19,6 +19,8 @@ def render(caption, train):
 def test_captions_follow_the_config(caption):
     train = {"validation_split": 0.25, "early_stopping": {"monitor": "val_accuracy", "patience": 5}}
     text = render(caption, train)
+    # A caption says something: at least a sentence of its own.
+    assert len(text.split()) >= 10 and text.rstrip().endswith((".", "``")), text
     if caption.stem != "workflow":  # the workflow description names the defaults as such
         assert "10,000" not in text and "2 epochs" not in text and "10%" not in text
     if caption.stem == "val_loss_dropout":

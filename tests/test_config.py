@@ -1,5 +1,5 @@
 """Malformed configs: each is refused with one line naming the key and what is
-allowed (mnist_dropout.settings.check_config); `snakemake` stops with that line
+allowed (mnist_dropout.config.check_config); `snakemake` stops with that line
 before any job, leaving results/ untouched."""
 
 import copy
@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import REPO, snakemake, write_yaml
-from mnist_dropout.settings import ConfigError, check_config, load_config, merge
+from mnist_dropout.config import ConfigError, check_config, load_config, merge
 
 BASE = yaml.safe_load((REPO / "config.yaml").read_text())
 

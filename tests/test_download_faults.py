@@ -110,6 +110,7 @@ def closed_port():
         return probe.getsockname()[1]
 
 
+@pytest.mark.workflow
 def test_workflow_offline_says_how_to_use_a_local_copy(tmp_path):
     mirror = write_yaml(tmp_path / "offline.yaml", {"data": {"mirrors": [f"http://127.0.0.1:{closed_port()}/mnist/"]}})
     result = snakemake(
@@ -121,6 +122,7 @@ def test_workflow_offline_says_how_to_use_a_local_copy(tmp_path):
     assert not any((tmp_path / "results" / "data" / "raw").glob("*"))
 
 
+@pytest.mark.workflow
 def test_workflow_downloads_through_http_and_falls_back(tmp_path):
     files = {name: gzip.decompress((SUBSET / f"{name}.gz").read_bytes()) for name in IDX_FILES}
     with FaultyMirror(files) as server:

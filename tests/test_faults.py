@@ -18,6 +18,8 @@ import pytest
 from conftest import REPO, planned_jobs, snakemake
 from mnist_dropout.runs import list_runs
 
+pytestmark = pytest.mark.workflow
+
 # The model each test makes the run lose, and the rerun retrains.
 LOST = "p0.3/seed0"
 # What the run computed that a failed job leaves alone: Snakemake deletes the
@@ -130,32 +132,37 @@ def test_results_that_cannot_be_written_stop_with_one_line_and_the_rerun_trains_
         rerun_trains_the_lost_model_only(reference, workdir, configs)
 
 
-@pytest.mark.parametrize(
-    "name, damage, reader",
-    [
-        ("metrics.json", lambda path: path.write_bytes(path.read_bytes()[:100]), "aggregate"),
-        ("history.csv", lambda path: path.write_bytes(path.read_bytes()[:-20]), "aggregate"),
-        ("model.keras", lambda path: path.write_bytes(b"not a zip archive"), "runs listing"),
-    ],
-)
-def test_a_damaged_kept_file_is_named_and_the_rerun_it_names_retrains_its_model(copied_run, name, damage, reader):
+# A kept file of each model damaged after its job ended, each its own way.
+DAMAGED = {
+    "p0.0/seed0/metrics.json": lambda path: path.write_bytes(path.read_bytes()[:100]),
+    "p0.3/seed0/history.csv": lambda path: path.write_bytes(path.read_bytes()[:-20]),
+    "p0.5/seed0/model.keras": lambda path: path.write_bytes(b"not a zip archive"),
+}
+
+
+def test_damaged_kept_files_are_named_and_the_rerun_they_name_retrains_their_models(copied_run):
     reference, workdir, configs = copied_run
-    model_dir = the_lost_model(workdir)
-    damage(model_dir / name)
+    (settings,) = (workdir / "results" / "models").iterdir()
+    paths = [settings.relative_to(workdir) / name for name in DAMAGED]
+    for path, damage in zip(paths, DAMAGED.values()):
+        damage(workdir / path)
     before = kept_digests(workdir)
-    path = model_dir.relative_to(workdir) / name
-    fix = f"; rerun the same command with --forcerun {path} to train its model again, or delete {path.parent} to drop the model"
-    if reader == "aggregate":
-        stopped = snakemake(workdir, "--cores", "2", configs=configs, check=False)
-        assert stopped.returncode == 1
-        # Every job that reads it (for history.csv, the learning curves too) says the same.
-        (line,) = set(error_lines(stopped.stdout + stopped.stderr))
-        assert line.startswith(f"ERROR: {path}: unreadable, or not what the workflow wrote (") and line.endswith(fix)
-        assert kept_digests(workdir) == before
-    # The runs listing shows it damaged, whatever reads it.
-    statuses = {row["path"].relative_to(workdir).as_posix(): row["status"] for row in list_runs(workdir / "results")}
-    assert statuses.pop(model_dir.relative_to(workdir).as_posix()) == "damaged"
-    assert set(statuses.values()) == {"evaluated"}
+
+    def line(path):
+        return (
+            f"{path}: unreadable, or not what the workflow wrote (.+); rerun the same command with --forcerun "
+            f"{path} to train its model again, or delete {path.parent} to drop the model"
+        )
+
+    # The summary meets the metrics first, the learning curves the history:
+    # each job that reads a damaged file stops naming it.
+    stopped = snakemake(workdir, "--cores", "2", configs=configs, check=False)
+    assert stopped.returncode == 1
+    errors = sorted(set(error_lines(stopped.stdout + stopped.stderr)))
+    assert len(errors) == 2 and all(re.fullmatch("ERROR: " + line(path), error) for path, error in zip(paths, errors))
+    assert kept_digests(workdir) == before
+    # The runs listing shows each damaged, and why.
+    assert {row["status"] for row in list_runs(workdir / "results")} == {"damaged"}
     listing = subprocess.run(
         [sys.executable, "-m", "mnist_dropout.runs", "--results", str(workdir / "results"), "--configfile", *configs],
         cwd=REPO,
@@ -164,8 +171,14 @@ def test_a_damaged_kept_file_is_named_and_the_rerun_it_names_retrains_its_model(
         env={**os.environ, "PYTHONPATH": str(REPO / "scripts")},
         check=True,
     )
-    assert listing.stdout.count("| damaged |") == 1
-    (line,) = [line for line in listing.stdout.splitlines() if "unreadable" in line]
-    assert line.startswith(f"{workdir / path}: unreadable") and str(workdir / path) in line
+    assert listing.stdout.count("| damaged |") == 3
+    reasons = [reason for reason in listing.stdout.splitlines() if "unreadable" in reason]
+    assert all(re.fullmatch(line(workdir / path), reason) for path, reason in zip(paths, reasons, strict=True))
 
-    rerun_trains_the_lost_model_only(reference, workdir, configs, "--forcerun", str(path))
+    forced = ["--forcerun", *map(str, paths)]
+    assert planned_jobs(workdir, configs, *forced)["train_and_evaluate"] == 3
+    snakemake(workdir, "--cores", "2", *forced, configs=configs)
+    # The dataset untouched; the models made again with the same results.
+    assert kept_digests(workdir, settings) == kept_digests(reference, reference / settings.relative_to(workdir))
+    for model_dir in (workdir / "results" / "models").glob("*/p*/seed*"):
+        assert comparable(workdir, model_dir) == comparable(reference, reference / model_dir.relative_to(workdir))

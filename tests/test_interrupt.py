@@ -1,5 +1,6 @@
-"""A run killed with SIGKILL mid-training resumes as the README says and gives
-the same results as an uninterrupted run; a second snakemake is locked out."""
+"""A run killed with SIGKILL mid-training resumes as the README says, keeping
+the models it finished, and gives the same results as an uninterrupted run; a
+second snakemake is locked out."""
 
 import json
 import os
@@ -9,8 +10,11 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
-from conftest import REPO, snakemake
+from conftest import REPO, planned_jobs, snakemake
+
+pytestmark = pytest.mark.workflow
 
 
 def wait_for(condition, seconds, what):
@@ -34,9 +38,14 @@ def without_cpus(metrics_path):
     return metrics
 
 
-def training_in_progress(workdir):
+def finished_models(workdir):
+    return [path.parent for path in (workdir / "results" / "models").glob("*/p*/seed*/metrics.json")]
+
+
+def training_logs(workdir, epoch):
+    """The training jobs' logs that reached `epoch`."""
     logs = (workdir / "results" / "logs" / "train").rglob("*.log")
-    return any("Epoch 3/" in log.read_text(errors="replace") for log in logs)
+    return [log for log in logs if f"Epoch {epoch}/" in log.read_text(errors="replace")]
 
 
 def test_sigkill_then_unlock_and_rerun_matches_an_uninterrupted_run(run, tmp_path):
@@ -49,21 +58,24 @@ def test_sigkill_then_unlock_and_rerun_matches_an_uninterrupted_run(run, tmp_pat
         str(REPO / "Snakefile"),
         "--directory",
         str(tmp_path),
+        # One job at a time: one model finishes before the next starts.
         "--cores",
-        "2",
+        "1",
         "--configfile",
         *map(str, configs),
     ]
     with open(tmp_path / "first.log", "w") as log:
         first = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_for(lambda: training_in_progress(tmp_path), 240, "training to start")
+        wait_for(lambda: training_logs(tmp_path, 3), 240, "training to start")
 
         # A second run in the same directory is refused by Snakemake's lock...
         second = snakemake(tmp_path, "--cores", "1", configs=configs, check=False)
         assert second.returncode != 0 and "Directory cannot be locked" in second.stderr
-        # ...and the first one is unharmed.
+        # ...and the first one is unharmed. It is killed once a model is
+        # finished and the next one is training.
         assert first.poll() is None
+        wait_for(lambda: finished_models(tmp_path) and len(training_logs(tmp_path, 2)) >= 2, 240, "a model done")
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
@@ -72,13 +84,22 @@ def test_sigkill_then_unlock_and_rerun_matches_an_uninterrupted_run(run, tmp_pat
     # job killed between two renames leaves only some of its outputs; Snakemake
     # has marked them incomplete, and the rerun redoes the job (rerun-incomplete
     # in the workflow profile). A whole history is that of an uninterrupted run.
-    for history in (tmp_path / "results" / "models").glob("*/p*/seed*/history.csv"):
-        finished = reference / history.relative_to(tmp_path)
-        assert without_seconds(history.read_text()) == without_seconds(finished.read_text())
+    histories = list((tmp_path / "results" / "models").glob("*/p*/seed*/history.csv"))
+    assert histories  # the finished model's at least
+    for history in histories:
+        uninterrupted = reference / history.relative_to(tmp_path)
+        assert without_seconds(history.read_text()) == without_seconds(uninterrupted.read_text())
 
-    # As the README says: unlock, then run the same command again.
+    finished = finished_models(tmp_path)
+    assert 1 <= len(finished) <= 2  # the kill came with a model still training
+    kept = {path: path.stat().st_mtime_ns for model in finished for path in model.iterdir()}
+
+    # As the README says: unlock, then run the same command again. The finished
+    # model is kept as it is; the other two are trained.
     snakemake(tmp_path, "--unlock", configs=configs)
+    assert planned_jobs(tmp_path, configs)["train_and_evaluate"] == 3 - len(finished)
     snakemake(tmp_path, "--cores", "2", configs=configs)
+    assert {path: path.stat().st_mtime_ns for path in kept} == kept
 
     for model_dir in sorted((reference / "results" / "models").glob("*/p*/seed*")):
         resumed = tmp_path / model_dir.relative_to(reference)

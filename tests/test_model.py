@@ -1,21 +1,21 @@
+import concurrent.futures
 import json
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from conftest import SUBSET  # noqa: E402
-from mnist_dropout.metrics import forward_pass  # noqa: E402
-from mnist_dropout.dataset import load_dataset, preprocess, save_dataset  # noqa: E402
-from mnist_dropout.idx import load_idx  # noqa: E402
-from mnist_dropout.batches import in_place, split_validation  # noqa: E402
-from mnist_dropout.model import RuntimeRateDropout, build_model, dense_weights, transfer_state  # noqa: E402
-from mnist_dropout.training import train_model  # noqa: E402
-from mnist_dropout.evaluation import evaluate_model  # noqa: E402
-from mnist_dropout.jobs import NotFiniteError  # noqa: E402
+from conftest import SUBSET
+from mnist_dropout.metrics import forward_pass
+from mnist_dropout.dataset import load_dataset, preprocess, save_dataset
+from mnist_dropout.idx import load_idx
+from mnist_dropout.batches import in_place, split_validation
+from mnist_dropout.model import RuntimeRateDropout, build_model, dense_weights, transfer_state
+from mnist_dropout.training import train_model
+from mnist_dropout.evaluation import evaluate_model
+from mnist_dropout.jobs import InputError, NotFiniteError
 
 
 def layer_kinds(model):
@@ -90,6 +90,21 @@ def test_a_diverged_model_is_refused_and_nothing_written(subset, tmp_path):
     with pytest.raises(NotFiniteError, match=r"^model p0.0 seed 0: (.*, )?weights(, .*)? not finite .*diverged$"):
         evaluate_model(model, "model p0.0 seed 0", x[:50], y[:50], 1e-4, {}, metrics, predictions)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_forward_pass_mismatch_fails_naming_the_model_and_nothing_written(subset, tmp_path):
+    x, y = subset
+    model = build_model(0.3, hidden_units=[16])
+    metrics, predictions = tmp_path / "metrics.json", tmp_path / "predictions.npz"
+    # No difference is below a tolerance of 0: the check's failure branch.
+    with pytest.raises(
+        InputError,
+        match=r"^model p0.3 seed 0: Keras' .* differ from a NumPy forward pass .* by [0-9.e-]+ >= 0.0; nothing",
+    ):
+        evaluate_model(model, "model p0.3 seed 0", x[:50], y[:50], 0.0, {}, metrics, predictions)
+    assert not list(tmp_path.iterdir())
+    evaluate_model(model, "model p0.3 seed 0", x[:50], y[:50], 1e-4, {}, metrics, predictions)
+    assert json.loads(metrics.read_text())["numpy_forward_max_abs_difference"] < 1e-4
 
 
 def test_early_stopping_stops_when_validation_loss_stops_improving(subset):
@@ -176,20 +191,28 @@ print("LOADED", sorted(name for name in ("jax", "matplotlib", "pandas", "tensorf
 """
 
 
-@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
-def test_training_is_bitwise_reproducible_across_processes(backend, tmp_path):
-    outputs = []
-    # The second JAX process loads the compiled steps the first left in the
-    # working directory's cache: the same bits either way.
-    for _ in range(2):
-        stdout = run_on_subset(TRAIN_TWICE, backend, cwd=tmp_path)
-        outputs.append([line for line in stdout.splitlines() if line.startswith(("DIGEST", "LOADED"))])
-    assert outputs[0] == outputs[1]
-    # A job pays for importing its backend only: not the other, nor what Keras
-    # would import for plotting or DataFrames.
-    assert outputs[0][1] == f"LOADED ['{backend}']"
-    if backend == "jax":
-        assert any((tmp_path / ".cache" / "jax").iterdir())
+@pytest.mark.workflow
+def test_training_is_bitwise_reproducible_across_processes(tmp_path):
+    def train_twice(backend):
+        # The second JAX process loads the compiled steps the first left in the
+        # working directory's cache: the same bits either way.
+        folder = tmp_path / backend
+        folder.mkdir()
+        outputs = []
+        for _ in range(2):
+            stdout = run_on_subset(TRAIN_TWICE, backend, cwd=folder)
+            outputs.append([line for line in stdout.splitlines() if line.startswith(("DIGEST", "LOADED"))])
+        return outputs
+
+    # The backends side by side, each process on a CPU of its own (claim_cpus).
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        trained = dict(zip(["tensorflow", "jax"], pool.map(train_twice, ["tensorflow", "jax"])))
+    for backend, outputs in trained.items():
+        assert outputs[0] == outputs[1], backend
+        # A job pays for importing its backend only: not the other, nor what Keras
+        # would import for plotting or DataFrames.
+        assert outputs[0][1] == f"LOADED ['{backend}']"
+    assert any((tmp_path / "jax" / ".cache" / "jax").iterdir())
 
 
 # What a seed fixes across dropout values, which makes the summary's comparisons
@@ -216,6 +239,7 @@ print("FOUND", json.dumps(found))
 """
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_a_seed_fixes_initial_weights_and_batch_order_across_dropout_values(backend, tmp_path):
     stdout = run_on_subset(INITIAL_WEIGHTS, backend, cwd=tmp_path)
@@ -261,6 +285,7 @@ print("LOADED", [type(l).__name__ for l in loaded.layers], float(keras.ops.conve
 """
 
 
+@pytest.mark.workflow
 def test_jax_dropout_layer_computes_the_bits_of_keras_dropout(tmp_path):
     lines = run_on_subset(JAX_DROPOUT, "jax", cwd=tmp_path).splitlines()
     assert [line for line in lines if line.startswith("P ")] == [f"P {p} True" for p in (0.1, 0.3, 0.7, 0.123456789)]
@@ -284,6 +309,7 @@ train_model(build_model({dropout}, hidden_units=[64, 64]), x[:500], y[:500], 128
 """
 
 
+@pytest.mark.workflow
 def test_one_compiled_jax_training_step_serves_every_dropout_value(tmp_path):
     cache = tmp_path / ".cache" / "jax"
     entries = []
@@ -361,17 +387,25 @@ def served_batches(tmp_path_factory):
     training step received, in order], validation loss per epoch)}; "in place":
     the training images mapped from the dataset's files, as jobs do, which
     TensorFlow uses without a copy."""
-    served = {}
-    for backend, steps, mapped in [
+    runs = [
         ("tensorflow", 1, False),
         ("tensorflow", 3, False),
         ("tensorflow", 1, True),
         ("jax", 1, False),
         ("jax", 3, False),
-    ]:
-        stdout = run_on_subset(
-            SERVED_BATCHES, backend, cwd=tmp_path_factory.mktemp("served"), steps_per_execution=steps, in_place=mapped
-        )
+    ]
+
+    folders = [tmp_path_factory.mktemp("served") for _ in runs]
+
+    def serve(run, folder):
+        backend, steps, mapped = run
+        return run_on_subset(SERVED_BATCHES, backend, cwd=folder, steps_per_execution=steps, in_place=mapped)
+
+    # Two processes at a time, each on a CPU of its own (claim_cpus).
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        outputs = list(pool.map(serve, runs, folders))
+    served = {}
+    for (backend, steps, mapped), stdout in zip(runs, outputs):
         lines = dict(line.split(" ", 1) for line in stdout.splitlines() if line.startswith(("SERVED ", "VAL_LOSS ")))
         assert f"ALIGNED {mapped}" in stdout
         key = (backend, steps, "in place") if mapped else (backend, steps)
@@ -379,6 +413,7 @@ def served_batches(tmp_path_factory):
     return served
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_fit_reshuffles_the_training_split_every_epoch(served_batches, backend):
     batches, _ = served_batches[backend, 1]
@@ -395,21 +430,23 @@ def test_fit_reshuffles_the_training_split_every_epoch(served_batches, backend):
     assert orders[0] != orders[1] and orders[1] != orders[2] and orders[0] != orders[2]
 
 
+@pytest.mark.workflow
 def test_both_backends_train_on_the_same_batches(served_batches):
     assert served_batches["tensorflow", 1][0] == served_batches["jax", 1][0]
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_steps_per_execution_changes_neither_batches_nor_results(served_batches, backend):
     assert served_batches[backend, 3] == served_batches[backend, 1]
 
 
+@pytest.mark.workflow
 def test_tensorflow_trains_on_archive_arrays_in_place_with_the_same_batches_and_bits(served_batches):
     assert served_batches["tensorflow", 1, "in place"] == served_batches["tensorflow", 1]
 
 
 def test_tensorflow_uses_aligned_arrays_in_place_and_copies_the_others(tmp_path):
-    pytest.importorskip("tensorflow")
     x = np.random.default_rng(0).random((8, 784), dtype=np.float32)
     aligned = load_dataset(save_dataset(tmp_path, x, np.arange(8), x[:1], np.arange(1)), splits=["train"])["x_train"]
     misaligned = aligned.reshape(-1)[4 : 4 + 784 * 7].reshape(7, 784)  # 16 bytes on

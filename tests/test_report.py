@@ -6,11 +6,14 @@ import io
 import matplotlib.image
 import numpy as np
 import pytest
+from playwright import sync_api
 
 from conftest import CHROMIUM, CHROMIUM_ARGS, snakemake
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements-dev.txt")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+pytestmark = [
+    pytest.mark.workflow,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"),
+]
 
 FIGURES = {
     "Learning curves": ["fit_loss", "train_loss_dropout", "val_loss_dropout", "val_acc_dropout"],

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from mnist_dropout.figures import curve_band, digit_with_article, plot_test_accuracy
-from mnist_dropout.uncertainty import intervals_by_dropout
+from mnist_dropout.figures import curve_band, digit_with_article
 from mnist_dropout.files import write_csv
 from mnist_dropout.reading import read_csv
 from mnist_dropout.summary import answer_markdown, summary_markdown
@@ -187,23 +186,6 @@ def test_the_answer_with_one_seed_says_no_uncertainty_can_be_given():
         "## Which p is best, and how sure: learning_rate 0.001\n\nBest test accuracy: p = 0.5 (0.9800)."
     )
     assert "no uncertainty can be given" in text and "seeds: [0, 1, 2, 3, 4]" in text and "|" not in text
-
-
-def test_the_test_accuracy_figure_draws_each_mean_with_its_interval(tmp_path):
-    from test_uncertainty import TABLE, T_975_4
-
-    accuracies = {p: list(by_seed.values()) for p, by_seed in TABLE.items()}
-    drawn = plot_test_accuracy({"": intervals_by_dropout(accuracies)}, tmp_path / "test_acc.png", 0.95)[""]
-    assert drawn["dropout"] == [0.0, 0.3, 0.5]
-    for index, values in enumerate(accuracies.values()):
-        half = T_975_4 * np.std(values, ddof=1) / 5**0.5
-        assert drawn["mean"][index] == pytest.approx(np.mean(values))
-        assert (drawn["low"][index], drawn["high"][index]) == pytest.approx(
-            (np.mean(values) - half, np.mean(values) + half)
-        )
-    # One seed: the means alone, no interval.
-    single = plot_test_accuracy({"": intervals_by_dropout({0.0: [0.97], 0.5: [0.98]})}, tmp_path / "one.png", 0.95)[""]
-    assert single["low"].tolist() == single["mean"].tolist() == single["high"].tolist() == [0.97, 0.98]
 
 
 def test_the_answer_for_one_p_over_several_seeds_gives_its_interval():

@@ -9,12 +9,14 @@ import pytest
 from conftest import REPO, snakemake
 from slurm_cluster import SlurmCluster, missing_binaries
 
-pytest.importorskip("snakemake_executor_plugin_slurm", reason="the Slurm executor plugin is in requirements-dev.txt")
 MISSING = missing_binaries()
-pytestmark = pytest.mark.skipif(
-    bool(MISSING),
-    reason=f"Slurm is not installed here (missing {', '.join(MISSING)}); .ci/run installs it with apt-get",
-)
+pytestmark = [
+    pytest.mark.workflow,
+    pytest.mark.skipif(
+        bool(MISSING),
+        reason=f"Slurm is not installed here (missing {', '.join(MISSING)}); .ci/run installs it with apt-get",
+    ),
+]
 # Each model is trained and evaluated in one job.
 SLURM_RULES = {"preprocess": 1, "train_and_evaluate": 3}
 
@@ -33,8 +35,11 @@ def slurm_run(cluster, run, tmp_path_factory):
         workdir,
         "--profile",
         str(REPO / "profiles" / "slurm"),
+        # Snakemake asks Slurm about its jobs every second, not every 10 (a test cluster).
         "--slurm-init-seconds-before-status-checks",
-        "2",
+        "1",
+        "--seconds-between-status-checks",
+        "1",
         "--jobs",
         "4",
         configs=configs,
@@ -70,8 +75,9 @@ def test_heavy_rules_ran_as_slurm_jobs_and_light_ones_locally(slurm_run, cluster
     # Each training job's Slurm log carries its job id, as the plugin names it.
     logs = sorted((workdir / ".snakemake" / "slurm_logs" / "rule_train_and_evaluate").rglob("*.log"))
     assert sorted(log.stem for log in logs) == sorted(by_rule["train_and_evaluate"])
-    for log in logs:
-        assert "train" in log.read_text(errors="replace")
+    # ...and says which model the job trained.
+    trained = sorted(re.search(r"wildcards: .*dropout=(\S+?),", log.read_text(errors="replace"))[1] for log in logs)
+    assert trained == ["0.0", "0.3", "0.5"]
     # Downloads, aggregation and plots are localrules on the submitting host.
     assert "localrule download" in result.stderr and "localrule plot_curves" in result.stderr
     assert "rule train_and_evaluate:" in result.stderr and "localrule train_and_evaluate" not in result.stderr

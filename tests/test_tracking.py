@@ -13,11 +13,13 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from conftest import CHROMIUM, planned_jobs, snakemake, write_yaml
+from conftest import CHROMIUM, planned_jobs, snakemake
 from mnist_dropout.reading import read_csv, read_json
-from mnist_dropout.runs import model_dirs
+from mnist_dropout.kept import model_dirs
 from mnist_dropout.settings import dropout_label
 from mnist_dropout.tracking import EXPERIMENT
+
+pytestmark = pytest.mark.workflow
 
 STORE = "results/mlflow/mlflow.db"
 EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
@@ -28,17 +30,18 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
 @pytest.fixture(scope="module")
-def exported(run, tmp_path_factory):
+def exported(two_settings, tmp_path_factory):
     """The subset run's models, those of a second learning rate and two folders
     an interrupted run left in its settings folder (a model trained but not
     evaluated, an empty folder), exported with the first config current:
     (workdir, first configs, second configs). The tests below change it, in
     file order."""
-    source, configs = run
+    source, configs, second = two_settings
     workdir = tmp_path_factory.mktemp("tracking") / "copy"
     shutil.copytree(source, workdir)
-    second = configs + [write_yaml(workdir / "learning_rate.yaml", {"train": {"learning_rate": 0.0005, "epochs": 4}})]
-    snakemake(workdir, "--cores", "2", STORE, configs=second)
+    snakemake(workdir, "--cores", "1", STORE, configs=second)
+    # The tables and figures of the first config, as the run left them.
+    snakemake(workdir, "--cores", "1", configs=configs)
     (other,) = {fields["settings"] for _, fields in model_dirs(workdir / "results")} - current_settings(workdir)
     models = workdir / "results" / "models" / other
     shutil.copytree(models / "p0.5" / "seed0", models / "p0.5" / "seed1")

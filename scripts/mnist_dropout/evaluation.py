@@ -4,7 +4,7 @@ Imports Keras: call backend.select_backend first."""
 import keras
 import numpy as np
 
-from .jobs import NotFiniteError, atomic_output
+from .jobs import InputError, NotFiniteError, atomic_output
 from .metrics import NUM_CLASSES, all_weights, confusion_matrix, forward_pass, not_finite, precision_recall_f1
 from .model import dense_weights
 from .files import write_json
@@ -24,7 +24,10 @@ def evaluate_model(model, name, x_test, y_test, tolerance, training_environment,
     max_abs_difference = float(np.abs(probabilities - numpy_probabilities).max())
     print(f"NumPy forward pass vs Keras: max |difference| = {max_abs_difference:.3g}")
     if not max_abs_difference < tolerance:
-        raise RuntimeError(f"NumPy forward pass differs from Keras by {max_abs_difference:.3g} >= {tolerance}")
+        raise InputError(
+            f"{name}: Keras' test probabilities differ from a NumPy forward pass of its weights by "
+            f"{max_abs_difference:.3g} >= {tolerance}; nothing written for it"
+        )
     predicted = probabilities.argmax(axis=1)
     matrix = confusion_matrix(y_test, predicted)
     precision, recall, f1 = precision_recall_f1(matrix)

@@ -33,10 +33,12 @@ def curve_band(histories, metric):
 
 
 def _save(figure, path):
+    """Write `figure` to `path` as PNG; returns it, closed, for what it drew."""
     figure.tight_layout()
     with atomic_output(path) as temporary:
         figure.savefig(temporary, dpi=120, format="png")
     plt.close(figure)
+    return figure
 
 
 def _draw_band(axes, histories, metric, label, color):
@@ -81,7 +83,7 @@ def plot_fit_loss(histories, dropout, path, label=""):
     axes.xaxis.get_major_locator().set_params(integer=True)
     axes.legend()
     axes.grid(alpha=0.3)
-    _save(figure, path)
+    return _save(figure, path)
 
 
 def plot_metric_by_dropout(panels, metric, path):
@@ -109,7 +111,7 @@ def plot_metric_by_dropout(panels, metric, path):
     else:
         figure.suptitle(title + _seeds_note(histories))
         grid[0, -1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    _save(figure, path)
+    return _save(figure, path)
 
 
 def plot_test_accuracy(curves, path, confidence):
@@ -117,11 +119,10 @@ def plot_test_accuracy(curves, path, confidence):
     (`curves`: {label: {dropout: {values: accuracies over seeds, mean, low,
     high}}}, the `confidence` interval of the mean, no bounds for one seed):
     the means with their intervals (bars for one line, bands for several),
-    seeds as dots. Returns what it drew: {label: {dropout, mean, low, high}}."""
+    seeds as dots."""
     figure, axes = plt.subplots(figsize=(7, 4.5) if len(curves) == 1 else (9, 5.5))
     seeds = max(len(summary["values"]) for curve in curves.values() for summary in curve.values())
     dropouts = sorted({p for curve in curves.values() for p in curve})
-    drawn = {}
     for name, accuracies_by_dropout in curves.items():
         ps = sorted(accuracies_by_dropout)
         intervals = [accuracies_by_dropout[p] for p in ps]
@@ -129,7 +130,6 @@ def plot_test_accuracy(curves, path, confidence):
         # One seed: no interval (drawn as none).
         lows = np.array([means[i] if row["low"] is None else row["low"] for i, row in enumerate(intervals)])
         highs = np.array([means[i] if row["high"] is None else row["high"] for i, row in enumerate(intervals)])
-        drawn[name] = {"dropout": ps, "mean": means, "low": lows, "high": highs}
         if len(curves) == 1:
             label = f"mean of {seeds} seeds, bars {confidence:.0%} CI" if seeds > 1 else "one run per p"
             axes.errorbar(ps, means, yerr=[means - lows, highs - means], marker="o", capsize=4, label=label)
@@ -147,8 +147,7 @@ def plot_test_accuracy(curves, path, confidence):
     axes.set_xticks(dropouts)
     axes.legend(fontsize="small" if len(curves) > 1 else None)
     axes.grid(alpha=0.3)
-    _save(figure, path)
-    return drawn
+    return _save(figure, path)
 
 
 def plot_precision_recall(precisions, recalls, dropout, path, label=""):
@@ -167,12 +166,20 @@ def plot_precision_recall(precisions, recalls, dropout, path, label=""):
     axes.set_xticks(digits)
     axes.legend()
     axes.grid(alpha=0.3)
-    _save(figure, path)
+    return _save(figure, path)
 
 
 def digit_with_article(digit):
     """ "an 8", "a 3": the article as the digit's English name is spoken."""
     return f"{'an' if digit == 8 else 'a'} {digit}"
+
+
+def failure_indices(y_true, y_pred, digit, limit=32):
+    """Indices of the first `limit` samples where "is `digit`" was judged wrongly:
+    a true `digit` predicted as something else, or something else predicted as `digit`."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    wrong = (y_true == digit) != (y_pred == digit)
+    return np.flatnonzero(wrong)[:limit]
 
 
 def plot_failures(images, predicted, digit, dropout, seed, path, label="", rows=4, columns=8):
@@ -187,4 +194,4 @@ def plot_failures(images, predicted, digit, dropout, seed, path, label="", rows=
         f'Test images wrongly judged "is {digit_with_article(digit)}" ({_titled(f"p = {dropout:g}", label)}, '
         f"seed {seed}): predicted label above each"
     )
-    _save(figure, path)
+    return _save(figure, path)

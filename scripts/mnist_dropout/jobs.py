@@ -8,7 +8,8 @@ import sys
 
 
 class InputError(Exception):
-    """Bad input the user can fix; reported as one line, without a traceback."""
+    """A problem the user can act on (bad input, a model that failed its
+    checks); reported as one line, without a traceback."""
 
 
 class NotFiniteError(InputError):

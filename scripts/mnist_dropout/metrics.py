@@ -51,11 +51,3 @@ def precision_recall_f1(matrix):
     total = precision + recall
     f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total > 0)
     return precision, recall, f1
-
-
-def failure_indices(y_true, y_pred, digit, limit=32):
-    """Indices of the first `limit` samples where "is `digit`" was judged wrongly:
-    a true `digit` predicted as something else, or something else predicted as `digit`."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    wrong = (y_true == digit) != (y_pred == digit)
-    return np.flatnonzero(wrong)[:limit]

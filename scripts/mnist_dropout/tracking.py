@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from .jobs import atomic_output
 from .reading import read_yaml
-from .runs import (
+from .kept import (
     code_version_text,
     damage,
     model_dirs,
