@@ -3,7 +3,7 @@ import pytest
 
 from mnist_dropout.figures import curve_band, digit_with_article
 from mnist_dropout.files import write_csv
-from mnist_dropout.reading import read_csv
+from mnist_dropout.reading import MODEL_FILE_READERS, DamagedFileError, read_csv
 from mnist_dropout.summary import answer_markdown, summary_markdown
 from mnist_dropout.tables import (
     SUMMARY_COLUMNS,
@@ -192,3 +192,30 @@ def test_the_answer_for_one_p_over_several_seeds_gives_its_interval():
     text = answer_markdown(summary_of({0.5: {0: 0.98, 1: 0.97, 2: 0.975}}))
     assert "no uncertainty can be given" not in text
     assert "| 0.5 | 3 | 0.9750 | 0.0050 | 0.9626 to 0.9874 | best |" in text
+
+
+@pytest.mark.parametrize(
+    "name, content, problem",
+    [
+        ("metrics.json", b'{"test_loss": 0.1, "test_acc', "Unterminated string"),
+        ("metrics.json", b"0.97\n", "a float, not a mapping"),
+        ("metrics.json", b'{"test_loss": 0.1}\n', "no test_accuracy, precision, recall, f1"),
+        ("history.csv", b"epoch,loss,accuracy,val_loss,val_accuracy,seconds\n", "no rows"),
+        ("history.csv", b"epoch,loss,accuracy,val_loss,val_accuracy,seconds\n1,0.5,0.9", "cut short"),
+        ("history.csv", b"epoch,loss\n1,0.5\n", "no column accuracy, val_loss, val_accuracy, seconds"),
+        ("train_info.json", b"[]\n", "a list, not a mapping"),
+        ("predictions.npz", b"PK\x03\x04 cut", "File is not a zip file"),
+        ("model.keras", b"not a zip archive", "File is not a zip file"),
+    ],
+)
+def test_a_damaged_kept_file_is_named_with_its_problem_and_fix(tmp_path, name, content, problem):
+    path = tmp_path / "results" / "models" / "0123456789ab" / "p0.3" / "seed0" / name
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    with pytest.raises(DamagedFileError) as raised:
+        MODEL_FILE_READERS[name](path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: unreadable, or not what the workflow wrote (") and problem in message
+    assert message.endswith(
+        f"rerun snakemake with --forcerun {path} (a model of the current config), or delete {path.parent}"
+    )

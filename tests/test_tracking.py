@@ -249,7 +249,7 @@ def test_a_damaged_kept_model_stops_the_export_naming_it(exported, tmp_path):
     # The damaged file changed the kept models' state: the export reruns by itself.
     result = snakemake(workdir, "--cores", "1", STORE, configs=configs, check=False)
     path = (damaged / "model.keras").relative_to(workdir)
-    fix = f"or delete {damaged.relative_to(workdir)} to drop the model"
+    fix = f"(a model of the current config), or delete {damaged.relative_to(workdir)}"
     (line,) = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR:")]
     assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
     assert line.startswith(f"ERROR: {path}: unreadable, or not what the workflow wrote (") and line.endswith(fix)

@@ -16,13 +16,14 @@ class NotFiniteError(InputError):
     """A model diverged: NaN or infinite losses, weights or probabilities."""
 
 
-# Faults of the machine a job cannot write through, with what fixes each.
+# Faults of the machine that stop a job's files, with what the job could not
+# do and what fixes it.
 WRITE_FAULTS = {
-    errno.ENOSPC: "free space on its filesystem",
-    errno.EDQUOT: "free space within your disk quota",
-    errno.EROFS: "make its filesystem writable",
-    errno.EACCES: "give yourself write permission there",
-    errno.EPERM: "give yourself write permission there",
+    errno.ENOSPC: ("write", "free space on its filesystem"),
+    errno.EDQUOT: ("write", "free space within your disk quota"),
+    errno.EROFS: ("write", "make its filesystem writable"),
+    errno.EACCES: ("access", "give yourself permission there"),
+    errno.EPERM: ("access", "give yourself permission there"),
 }
 
 
@@ -30,14 +31,22 @@ def write_fault(error):
     """The one line for an OSError of WRITE_FAULTS (else None)."""
     if error.errno not in WRITE_FAULTS:
         return None
+    verb, fix = WRITE_FAULTS[error.errno]
     return (
-        f"cannot write {error.filename or 'an output'}: {error.strerror} ({errno.errorcode[error.errno]}); "
-        f"{WRITE_FAULTS[error.errno]}, then rerun the same command: finished models are kept"
+        f"cannot {verb} {error.filename or 'an output'}: {error.strerror} ({errno.errorcode[error.errno]}); "
+        f"{fix}, then rerun the same command: finished models are kept"
     )
 
 
-def fail(message):
-    print(f"ERROR: {message}", file=sys.stderr, flush=True)
+def fail(message, fallback=2):
+    """Exit 1 with `message` as one ERROR line on stderr (the job's log); on the
+    descriptor `fallback` instead if the log cannot take it (a full disk)."""
+    line = f"ERROR: {message}\n"
+    try:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    except OSError:
+        os.write(fallback, line.encode())
     sys.exit(1)
 
 
@@ -52,20 +61,23 @@ def log_to(log_path):
         descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     except OSError as error:
         fail(write_fault(error) or error)
+    job_stderr = os.dup(2)
     os.dup2(descriptor, 1)
     os.dup2(descriptor, 2)
     os.close(descriptor)
     try:
         yield
     except InputError as error:
-        fail(error)
+        fail(error, job_stderr)
     except OSError as error:
         if write_fault(error) is None:
             raise
-        fail(write_fault(error))
+        fail(write_fault(error), job_stderr)
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        # What the log cannot take any more is lost, not turned into a traceback.
+        with contextlib.suppress(OSError):
+            sys.stdout.flush()
+            sys.stderr.flush()
 
 
 @contextlib.contextmanager

@@ -32,13 +32,13 @@ def damaged(path, problem):
     what is made from it is present)."""
     path = Path(path)
     if path.name in MODEL_FILE_READERS:
-        fix = f"to train its model again, or delete {path.parent} to drop the model"
+        fix = (
+            f"to train its model again, rerun snakemake with --forcerun {path} (a model of the current config), "
+            f"or delete {path.parent}"
+        )
     else:
-        fix = "to make it again"
-    return DamagedFileError(
-        f"{path}: unreadable, or not what the workflow wrote ({problem}); "
-        f"rerun the same command with --forcerun {path} {fix}"
-    )
+        fix = f"to make it again, rerun snakemake with --forcerun {path}"
+    return DamagedFileError(f"{path}: unreadable, or not what the workflow wrote ({problem}); {fix}")
 
 
 def checked(path, read):
@@ -73,6 +73,8 @@ def _csv_rows(path, columns):
         if None in row or None in row.values():
             raise ValueError(f"line {reader.line_num} does not have {len(reader.fieldnames)} fields")
         rows.append({key: value if key in TEXT_COLUMNS else _number(value) for key, value in row.items()})
+    if not rows:
+        raise ValueError("no rows")
     return rows
 
 
@@ -83,6 +85,8 @@ def read_csv(path, columns=()):
 
 
 def _keys_of(data, keys):
+    if not isinstance(data, (dict, set, np.lib.npyio.NpzFile)):
+        raise ValueError(f"a {type(data).__name__}, not a mapping")
     missing = [key for key in keys if key not in data]
     if missing:
         raise KeyError(f"no {', '.join(missing)}")

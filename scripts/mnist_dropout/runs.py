@@ -119,7 +119,8 @@ def main(argv=None):
     print(markdown(rows))
     for row in rows:
         if row["status"] == "damaged":
-            print(damage(row["path"]))
+            # Named as snakemake, run in the folder that holds results/, names them.
+            print(str(damage(row["path"])).replace(f"{Path(args.results)}/", "results/"))
     if args.prune:
         unused = [row for row in rows if not row["current"]]
         print(
