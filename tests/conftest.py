@@ -3,6 +3,7 @@ workflow through the real `snakemake` command on the shipped MNIST subset.
 Under CI=true a skipped test fails, naming what is missing, unless it is in
 ALLOWED_SKIPS."""
 
+import json
 import os
 import re
 import shutil
@@ -59,6 +60,20 @@ def snakemake(workdir, *args, configs=(), check=True, timeout=900, workflow=REPO
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+# What two runs of one model share: all but when and where it ran.
+def without_seconds(history):
+    """history.csv's rows without the last column, wall seconds."""
+    return [line.rsplit(",", 1)[0] for line in history.splitlines()]
+
+
+def without_cpus(metrics_path):
+    """metrics.json without the CPUs the job happened to be pinned to, and when."""
+    metrics = json.loads(metrics_path.read_text())
+    for key in ("cpus", "cpus_claimed_at", "cpu_wait_seconds"):
+        metrics["training_environment"].pop(key)
+    return metrics
 
 
 def planned_jobs(workdir, configs=(), *args, workflow=REPO):

@@ -4,7 +4,6 @@ traceback; no other kept file changes; the rerun after the fix trains exactly
 the lost model and gives the undisturbed run's results."""
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -15,7 +14,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from conftest import REPO, planned_jobs, snakemake
+from conftest import REPO, planned_jobs, snakemake, without_cpus, without_seconds
 from mnist_dropout.runs import list_runs
 
 pytestmark = pytest.mark.workflow
@@ -39,15 +38,13 @@ def kept_digests(workdir, skip=None):
 
 
 def comparable(workdir, model_dir):
-    """What the model computed: predictions, metrics without when and where the
-    job ran, and the history without the seconds per epoch."""
-    metrics = json.loads((model_dir / "metrics.json").read_text())
-    metrics.pop("training_environment")
+    """What the model computed: predictions, metrics and history less when and
+    where the job ran; and the summary."""
     with np.load(model_dir / "predictions.npz", allow_pickle=False) as stored:
         predictions = {name: stored[name].tobytes() for name in stored}
-    history = [line.rsplit(",", 1)[0] for line in (model_dir / "history.csv").read_text().splitlines()]
-    summary = [line.split(",")[:-1] for line in (workdir / "results/summary.csv").read_text().splitlines()]
-    return metrics, predictions, history, summary
+    history = without_seconds((model_dir / "history.csv").read_text())
+    summary = (workdir / "results/summary.csv").read_text()
+    return without_cpus(model_dir / "metrics.json"), predictions, history, summary
 
 
 def the_lost_model(workdir):

@@ -2,7 +2,6 @@
 the models it finished, and gives the same results as an uninterrupted run; a
 second snakemake is locked out."""
 
-import json
 import os
 import signal
 import subprocess
@@ -12,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import REPO, planned_jobs, snakemake
+from conftest import REPO, planned_jobs, snakemake, without_cpus, without_seconds
 
 pytestmark = pytest.mark.workflow
 
@@ -23,19 +22,6 @@ def wait_for(condition, seconds, what):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
-
-
-def without_seconds(history):
-    """history.csv's rows without the last column, wall seconds."""
-    return [line.rsplit(",", 1)[0] for line in history.splitlines()]
-
-
-def without_cpus(metrics_path):
-    """metrics.json without the CPUs the job happened to be pinned to, and when."""
-    metrics = json.loads(metrics_path.read_text())
-    for key in ("cpus", "cpus_claimed_at", "cpu_wait_seconds"):
-        metrics["training_environment"].pop(key)
-    return metrics
 
 
 def finished_models(workdir):

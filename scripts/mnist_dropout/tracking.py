@@ -71,10 +71,9 @@ def model_run(results_dir, model_dir, fields, train, current):
     the (settings, dropout, seed) the config uses; a damaged kept file raises
     DamagedFileError."""
     key, dropout, seed = fields["settings"], fields["dropout"], fields["seed"]
-    error = damage(model_dir)
-    if error:
-        raise error
     status = model_status(model_dir)
+    if status == "damaged":
+        raise damage(model_dir)
     history = read_model_file(model_dir, "history.csv") or []
     metrics = read_model_file(model_dir, "metrics.json") or {}
     info = read_model_file(model_dir, "train_info.json") or {}
