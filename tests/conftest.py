@@ -3,6 +3,8 @@ workflow through the real `snakemake` command on the shipped MNIST subset.
 Under CI=true a skipped test fails, naming what is missing, unless it is in
 ALLOWED_SKIPS."""
 
+import csv
+import fcntl
 import json
 import os
 import re
@@ -46,6 +48,29 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+# pytest.ini runs the tests on every CPU (pytest-xdist), handing each worker a
+# file at a time in this order: the longest first, so that the short files fill
+# in at the end instead of one long file running alone.
+LONGEST_FIRST = [
+    "test_reruns.py",
+    "test_model.py",
+    "test_tracking.py",
+    "test_workflow.py",
+    "test_slurm.py",
+    "test_faults.py",
+    "test_interrupt.py",
+    "test_download_faults.py",
+    "test_style.py",
+]
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        return LONGEST_FIRST.index(item.path.name) if item.path.name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
+
+
 def snakemake(workdir, *args, configs=(), check=True, timeout=900, workflow=REPO, env=None, cpus=None):
     """Run the workflow in the folder `workflow` with results under `workdir`;
     config overlays in order; `env` the environment (default: this one); `cpus`
@@ -60,6 +85,31 @@ def snakemake(workdir, *args, configs=(), check=True, timeout=900, workflow=REPO
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+# The shared run's dropout values (tests/config/e2e.yaml).
+DROPOUTS = [0.0, 0.3, 0.5]
+
+
+def read_summary(workdir):
+    with open(workdir / "results" / "summary.csv") as stream:
+        return list(csv.DictReader(stream))
+
+
+def settings_of(workdir):
+    """The settings folder of the run in `workdir`, as its summary names it."""
+    (settings,) = {row["settings"] for row in read_summary(workdir)}
+    return settings
+
+
+def model_dir(workdir, p, seed=0):
+    return workdir / "results" / "models" / settings_of(workdir) / f"p{p}" / f"seed{seed}"
+
+
+def png_size(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 # What two runs of one model share: all but when and where it ran.
@@ -113,15 +163,38 @@ def subset_configs(tmp_path):
 RUN_CPUS = sorted(os.sched_getaffinity(0))[:2]
 
 
+def built_once(tmp_path_factory, name, build):
+    """The folder `name`, made by `build(folder)` once per test session: under
+    pytest-xdist the first worker to need it builds it, the others wait and share it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, above each worker's own
+    folder, built = root / name, root / f"{name}.built"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            built.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def run(tmp_path_factory):
     """One complete run on the subset (3 dropout values, 8 epochs, 1 thread per
-    job) at `--cores 4` on RUN_CPUS; returns its directory and config overlays."""
-    workdir = tmp_path_factory.mktemp("e2e")
-    mirror = write_yaml(workdir / "mirror.yaml", {"data": {"mirrors": [str(SUBSET)]}})
-    configs = [CONFIGS / "subset_sha256.yaml", CONFIGS / "e2e.yaml", mirror]
-    snakemake(workdir, "--cores", "4", configs=configs, cpus=RUN_CPUS)
-    return workdir, configs
+    job) at `--cores 4` on RUN_CPUS; returns its directory and config overlays.
+    Tests copy it before changing it."""
+
+    def configs(workdir):
+        return [CONFIGS / "subset_sha256.yaml", CONFIGS / "e2e.yaml", workdir / "mirror.yaml"]
+
+    def build(workdir):
+        write_yaml(workdir / "mirror.yaml", {"data": {"mirrors": [str(SUBSET)]}})
+        snakemake(workdir, "--cores", "4", configs=configs(workdir), cpus=RUN_CPUS)
+
+    workdir = built_once(tmp_path_factory, "e2e", build)
+    return workdir, configs(workdir)
 
 
 @pytest.fixture(scope="session")
@@ -131,8 +204,14 @@ def two_settings(run, tmp_path_factory):
     directory, the run's config overlays and those with the second rate. Tests
     copy it before changing it."""
     source, configs = run
-    workdir = tmp_path_factory.mktemp("two-settings") / "run"
-    shutil.copytree(source, workdir)
-    second = configs + [write_yaml(workdir / "learning_rate.yaml", {"train": {"learning_rate": 0.0005}})]
-    snakemake(workdir, "--cores", "2", configs=second)
-    return workdir, configs, second
+
+    def second(workdir):
+        return configs + [workdir / "learning_rate.yaml"]
+
+    def build(workdir):
+        shutil.copytree(source, workdir, dirs_exist_ok=True)
+        write_yaml(workdir / "learning_rate.yaml", {"train": {"learning_rate": 0.0005}})
+        snakemake(workdir, "--cores", "2", configs=second(workdir))
+
+    workdir = built_once(tmp_path_factory, "two-settings", build)
+    return workdir, configs, second(workdir)
