@@ -59,13 +59,10 @@ def get_script_code(script):
         raise code_error(error) from None
 
 
-def get_dataset_key():
-    return study.settings_key(study.data_settings(config, get_code()))
-
-
 def get_dataset_files():
     """The preprocessed dataset of the config's data and preprocessing code."""
-    return [path.format(dataset=get_dataset_key()) for path in DATASET.values()]
+    dataset = study.settings_key(study.data_settings(config, get_code()))
+    return [path.format(dataset=dataset) for path in DATASET.values()]
 
 
 @functools.cache
@@ -93,17 +90,11 @@ def get_analysed_settings():
     return study.settings_key(study.model_settings(config, get_code(), combination))
 
 
-def get_swept_settings():
-    """Names of the settings the sweep gives several values: the summary's
-    extra columns."""
-    return [name for name, values in config["sweep"].items() if len(values) > 1]
-
-
 def get_swept_values():
-    """{settings key: {swept setting: its value}} of every combination."""
-    return {
-        key: {name: model["train"][name] for name in get_swept_settings()} for key, model in get_settings_grid().items()
-    }
+    """{settings key: {swept setting: its value}} of every combination; the
+    settings the sweep gives several values are the summary's extra columns."""
+    swept = [name for name, values in config["sweep"].items() if len(values) > 1]
+    return {key: {name: model["train"][name] for name in swept} for key, model in get_settings_grid().items()}
 
 
 def get_early_stopping():

@@ -17,11 +17,6 @@ STATUSES = {
 MODEL_DIR_PATTERN = re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(MODEL_DIR)) + "$")
 
 
-def _path(results_dir, pattern, **fields):
-    """`pattern` (a path under results/, of mnist_dropout.paths) under `results_dir`."""
-    return Path(results_dir) / pattern.format(**fields).removeprefix("results/")
-
-
 def read_or_none(path, read):
     """read(path) (a reader of mnist_dropout.reading), or None if the file is
     missing or damaged."""
@@ -60,7 +55,7 @@ def model_status(model_dir):
 def settings_file(results_dir, fields):
     """The settings.yaml of the settings folder of a model (`fields` as
     model_dirs gives them)."""
-    return _path(results_dir, SETTINGS_FILE, **fields)
+    return Path(results_dir) / SETTINGS_FILE.format(**fields).removeprefix("results/")
 
 
 def model_dirs(results_dir):
@@ -106,17 +101,12 @@ def code_version_text(environment):
     return commit[:12] + (" + changes" if code.get("uncommitted_changes") else "")
 
 
-def read_settings(results_dir, fields):
-    """A model's settings.yaml (settings_file), or None if it is missing or unreadable."""
-    return read_or_none(settings_file(results_dir, fields), read_yaml)
-
-
 def training_settings(results_dir, folders):
     """{settings key: training settings} of the model folders `folders` (as
     model_dirs gives them): from settings.yaml, else from a model's train_info.json."""
     trained_with = {}
     for model_dir, fields in folders:
-        described = read_settings(results_dir, fields)
+        described = read_or_none(settings_file(results_dir, fields), read_yaml)
         info = read_model_file(model_dir, "train_info.json")
         train = (described or {}).get("train") or (info or {}).get("train")
         if train is not None:

@@ -1,5 +1,4 @@
-"""Evaluation in plain NumPy: forward pass, confusion matrix, precision/recall,
-failure cases. No TensorFlow, so analysis and figures stay fast."""
+"""The MLP's inference, confusion matrix and precision/recall in plain NumPy."""
 
 import numpy as np
 

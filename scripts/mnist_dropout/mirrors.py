@@ -34,10 +34,6 @@ class _Permanent(Exception):
     """A failure that retrying the same source will not fix."""
 
 
-def sha256_hex(data):
-    return hashlib.sha256(data).hexdigest()
-
-
 def source_location(mirror, filename):
     """The URL or path of `filename` on `mirror`; rejects unsupported schemes."""
     scheme = urllib.parse.urlsplit(mirror).scheme.lower()
@@ -154,7 +150,7 @@ def fetch_verified(
             except _Permanent as error:
                 failures.append(f"{location}: {error}")
                 continue
-            actual = sha256_hex(content)
+            actual = hashlib.sha256(content).hexdigest()
             if actual != sha256:
                 failures.append(f"{location}: checksum mismatch (got sha256 {actual})")
                 continue

@@ -120,14 +120,10 @@ def _keras_archive(path):
         return _keys_of(set(archive.namelist()), ("config.json", "model.weights.h5"))
 
 
-def check_keras_archive(path):
-    checked(path, _keras_archive)
-
-
 # How each kept file of a model is read and checked, with the keys every later
 # reader relies on.
 MODEL_FILE_READERS = {
-    "model.keras": check_keras_archive,
+    "model.keras": lambda path: checked(path, _keras_archive),
     "history.csv": lambda path: read_csv(path, HISTORY_COLUMNS),
     "train_info.json": lambda path: read_json(path, ("train", "environment")),
     "metrics.json": lambda path: read_json(path, ("test_loss", "test_accuracy", "precision", "recall", "f1")),

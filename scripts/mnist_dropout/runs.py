@@ -6,9 +6,9 @@ they do not.
 
 Run in the workflow's folder (its config.yaml and scripts/ are the current
 config and code), with the --configfile overlays of the run it should compare
-with (Snakemake's --config is not read: put such values in an overlay). Prints one Markdown table row per model folder (an
-interrupted one included), with the training settings in which the settings
-folders differ. --prune lists the model folders the current config and code do
+with (Snakemake's --config is not read: put such values in an overlay). Prints
+one Markdown table row per model folder (an interrupted one included), with the
+training settings in which the settings folders differ. --prune lists the model folders the current config and code do
 not use and deletes them once confirmed (--yes confirms without asking)."""
 
 import argparse
@@ -79,10 +79,9 @@ def markdown(rows):
     return markdown_table(columns, [[cell(key, row[key]) for key in columns] for row in rows])
 
 
-def prune(results_dir, rows, confirm):
-    """Delete the model folders of `rows` not current once `confirm()` agrees,
+def prune(unused, confirm):
+    """Delete the model folders of the rows `unused` once `confirm()` agrees,
     then each settings folder left without models; returns what was deleted."""
-    unused = [row for row in rows if not row["current"]]
     if not unused or not confirm(unused):
         return []
     deleted = []
@@ -126,7 +125,7 @@ def main(argv=None):
         print(
             "\n".join(["", "Not used by the current config and code:", markdown(unused)]) if unused else "\nAll in use."
         )
-        deleted = prune(args.results, rows, (lambda _rows: True) if args.yes else _ask)
+        deleted = prune(unused, (lambda _rows: True) if args.yes else _ask)
         print(f"Deleted {len(deleted)} model folders." if deleted else "Nothing deleted.")
 
 

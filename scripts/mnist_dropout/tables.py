@@ -107,9 +107,8 @@ def select_dropout(rows, choice):
     being the one early stopping judged best (`best_epoch`)."""
     if choice != "best":
         return float(choice)
-    available = sorted({row["dropout"] for row in rows})
     means = {p: statistics.fmean(values) for p, values in per_dropout(rows, "best_val_accuracy").items()}
-    return max(available, key=lambda p: (means[p], -p))
+    return max(means, key=lambda p: (means[p], -p))
 
 
 def seeds_of(dropout, runs, paths):

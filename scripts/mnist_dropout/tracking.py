@@ -33,7 +33,7 @@ DESCRIPTION = (
 # The small files of a model and of its settings folder copied as artifacts
 # (model.keras is named by the tag model_path, not copied).
 MODEL_ARTIFACTS = ("metrics.json", "train_info.json")
-# MLflow's status of a run by the model folder's (runs.model_status): a folder
+# MLflow's status of a run by the model folder's (kept.model_status): a folder
 # without test metrics is what an interrupted job left.
 RUN_STATUS = {"evaluated": "FINISHED", "trained": "KILLED", "incomplete": "KILLED"}
 

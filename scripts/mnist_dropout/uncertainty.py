@@ -1,10 +1,7 @@
 """The study's answer with its uncertainty: per dropout value the mean test
-accuracy and its 95% confidence interval (Student's t), the p with the best
-mean, and which p cannot be told apart from it. Runs with the same seed see
-the same batches in the same order at every p and, for p > 0, start from the
-same initial weights (tested), so p values are compared by paired t-tests over
-seeds, Benjamini-Hochberg adjusted over the comparisons with the best. SciPy
-computes every statistic."""
+accuracy and its 95% confidence interval (Student's t), and paired t-tests of
+each p against the best (summary.PAIRING says why paired). SciPy computes every
+statistic."""
 
 import math
 
