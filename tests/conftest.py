@@ -64,6 +64,11 @@ LONGEST_FIRST = [
 ]
 
 
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: a worker per CPU this process may use, as RUN_CPUS counts them."""
+    return len(os.sched_getaffinity(0))
+
+
 def pytest_collection_modifyitems(items):
     def rank(item):
         return LONGEST_FIRST.index(item.path.name) if item.path.name in LONGEST_FIRST else len(LONGEST_FIRST)
@@ -87,8 +92,8 @@ def snakemake(workdir, *args, configs=(), check=True, timeout=900, workflow=REPO
     return result
 
 
-# The shared run's dropout values (tests/config/e2e.yaml).
-DROPOUTS = [0.0, 0.3, 0.5]
+# The shared run's dropout values.
+DROPOUTS = yaml.safe_load((CONFIGS / "e2e.yaml").read_text())["dropout"]
 
 
 def read_summary(workdir):
@@ -169,13 +174,18 @@ def built_once(tmp_path_factory, name, build):
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent  # the session's folder, above each worker's own
-    folder, built = root / name, root / f"{name}.built"
+    folder, built, failed = root / name, root / f"{name}.built", root / f"{name}.failed"
     with open(root / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if failed.exists():
+            raise RuntimeError(failed.read_text())
         if not built.exists():
-            shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()
-            build(folder)
+            try:
+                build(folder)
+            except BaseException as error:
+                failed.write_text(f"{name}: its build failed in another test: {error}")
+                raise
             built.touch()
     return folder
 
@@ -191,7 +201,9 @@ def run(tmp_path_factory):
 
     def build(workdir):
         write_yaml(workdir / "mirror.yaml", {"data": {"mirrors": [str(SUBSET)]}})
-        snakemake(workdir, "--cores", "4", configs=configs(workdir), cpus=RUN_CPUS)
+        # CPU locks of its own (under its TMPDIR): other test workers' jobs make none of its jobs wait.
+        locks = {**os.environ, "TMPDIR": str(tmp_path_factory.mktemp("e2e-tmp"))}
+        snakemake(workdir, "--cores", "4", configs=configs(workdir), cpus=RUN_CPUS, env=locks)
 
     workdir = built_once(tmp_path_factory, "e2e", build)
     return workdir, configs(workdir)

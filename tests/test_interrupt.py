@@ -54,17 +54,18 @@ def test_sigkill_then_unlock_and_rerun_matches_an_uninterrupted_run(run, tmp_pat
         first = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for(lambda: training_logs(tmp_path, 3), 240, "training to start")
-
-        # A second run in the same directory is refused by Snakemake's lock...
-        second = snakemake(tmp_path, "--cores", "1", configs=configs, check=False)
-        assert second.returncode != 0 and "Directory cannot be locked" in second.stderr
-        # ...and the first one is unharmed. It is killed once a model is
+        # A second run in the same directory (checked below)...
+        second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # ...leaves the first one unharmed. It is killed once a model is
         # finished and the next one is training.
-        assert first.poll() is None
         wait_for(lambda: finished_models(tmp_path) and len(training_logs(tmp_path, 2)) >= 2, 240, "a model done")
+        assert first.poll() is None
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
+    # ...is refused by Snakemake's lock.
+    _, refused = second.communicate(timeout=300)
+    assert second.returncode != 0 and "Directory cannot be locked" in refused
     assert not (tmp_path / "results" / "summary.csv").exists()
     # Every output file is whole: written under a temporary name, then renamed. A
     # job killed between two renames leaves only some of its outputs; Snakemake

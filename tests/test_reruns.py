@@ -187,6 +187,10 @@ def test_a_grid_trains_exactly_its_new_cells(run, two_settings, tmp_path):
     models = {path: path.stat().st_mtime_ns for path in (workdir / "results" / "models").rglob("model.keras")}
     assert planned_jobs(workdir, with_rates) == retrained(0)
     snakemake(workdir, "--cores", "2", configs=with_rates)
+    # The analysed model is the best p of train:'s settings, not of the sweep.
+    assert (workdir / "results" / "analysis" / "precision_recall.csv").read_bytes() == (
+        source / "results" / "analysis" / "precision_recall.csv"
+    ).read_bytes()
     # A second setting, at one p: only the cells with the new width are trained.
     sweep = {**rates, "hidden_units": [[512, 512], [64, 64]]}
     grid = configs + [write_yaml(tmp_path / "grid.yaml", {"dropout": [0.3], "sweep": sweep})]
@@ -209,7 +213,9 @@ def test_a_grid_trains_exactly_its_new_cells(run, two_settings, tmp_path):
     assert {k: v for k, v in rows[0].items() if k not in sweep} == read_summary(source)[DROPOUTS.index(0.3)]
     analysed = json.loads((model_dir(source, 0.3) / "metrics.json").read_text())
     table = read_csv(workdir / "results" / "analysis" / "precision_recall.csv")
-    assert [float(row["recall"]) for row in table] == analysed["recall"]
+    assert [[row[name] for name in ("precision", "recall", "f1")] for row in table] == [
+        list(values) for values in zip(analysed["precision"], analysed["recall"], analysed["f1"])
+    ]
     assert f"settings {first}, p = 0.3" in (workdir / "results" / "logs" / "plot_failures_8.log").read_text()
     assert len({row["settings"] for row in rows}) == 4 and len(list_runs(workdir / "results")) == 8
     # The key figure: one line per combination, each with its accuracies.

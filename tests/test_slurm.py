@@ -1,12 +1,11 @@
 """The workflow on a real single-node Slurm cluster started on 127.0.0.1, through
 snakemake-executor-plugin-slurm and `profiles/slurm`, with real accounting."""
 
-import csv
 import re
 
 import pytest
 
-from conftest import REPO, snakemake, write_yaml
+from conftest import REPO, read_summary, snakemake, write_yaml
 from slurm_cluster import SlurmCluster, missing_binaries
 
 MISSING = missing_binaries()
@@ -17,11 +16,11 @@ pytestmark = [
         reason=f"Slurm is not installed here (missing {', '.join(MISSING)}); .ci/run installs it with apt-get",
     ),
 ]
-# Two of the shared run's models: one wave of jobs on the test node's 2 CPUs
+# Two of the shared run's models: one wave of jobs on a node of 2 or more CPUs
 # (the plugin checks a wave's jobs about 10 s apart).
-DROPOUTS = [0.0, 0.5]
+SLURM_DROPOUTS = [0.0, 0.5]
 # Each model is trained and evaluated in one job.
-SLURM_RULES = {"preprocess": 1, "train_and_evaluate": len(DROPOUTS)}
+SLURM_RULES = {"preprocess": 1, "train_and_evaluate": len(SLURM_DROPOUTS)}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +33,7 @@ def cluster(tmp_path_factory):
 def slurm_run(cluster, run, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("slurm-run")
     _, configs = run
-    configs = configs + [write_yaml(workdir / "dropout.yaml", {"dropout": DROPOUTS})]
+    configs = configs + [write_yaml(workdir / "dropout.yaml", {"dropout": SLURM_DROPOUTS})]
     result = snakemake(
         workdir,
         "--profile",
@@ -56,10 +55,8 @@ def test_results_match_the_local_run(slurm_run, run):
     workdir, _ = slurm_run
     local, _ = run
     # Same seeds and thread counts: the cluster computes the same bits as a local run.
-    with open(workdir / "results" / "summary.csv") as stream:
-        rows = list(csv.DictReader(stream))
-    with open(local / "results" / "summary.csv") as stream:
-        assert rows == [row for row in csv.DictReader(stream) if float(row["dropout"]) in DROPOUTS]
+    rows = read_summary(workdir)
+    assert rows == [row for row in read_summary(local) if float(row["dropout"]) in SLURM_DROPOUTS]
     assert len(rows) == 2 and all(float(row["test_accuracy"]) >= 0.80 for row in rows)
     for name in ("fit_loss", "val_acc_dropout", "fscore", "failure8"):
         assert (workdir / "results" / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
@@ -82,7 +79,7 @@ def test_heavy_rules_ran_as_slurm_jobs_and_light_ones_locally(slurm_run, cluster
     assert sorted(log.stem for log in logs) == sorted(by_rule["train_and_evaluate"])
     # ...and says which model the job trained.
     trained = sorted(re.search(r"wildcards: .*dropout=(\S+?),", log.read_text(errors="replace"))[1] for log in logs)
-    assert trained == [str(p) for p in DROPOUTS]
+    assert trained == [str(p) for p in SLURM_DROPOUTS]
     # Downloads, aggregation and plots are localrules on the submitting host.
     assert "localrule download" in result.stderr and "localrule plot_curves" in result.stderr
     assert "rule train_and_evaluate:" in result.stderr and "localrule train_and_evaluate" not in result.stderr
