@@ -10,12 +10,8 @@ from mnist_dropout.config import ConfigError, check_config as check_study_config
 from mnist_dropout.idx import IDX_FILES, IDX_NAMES
 from mnist_dropout.jobs import write_fault
 from mnist_dropout.paths import DATASET, MODEL_DIR, SETTINGS_FILE
-from mnist_dropout.provenance import CodeError, code_digest
 from mnist_dropout.kept import kept_models_state
 from mnist_dropout.settings import dropout_label
-
-# The evaluation fails if NumPy's and Keras' test probabilities differ by this.
-FORWARD_PASS_TOLERANCE = 1e-4
 
 
 def check_config(config):
@@ -37,26 +33,16 @@ def check_results_writable():
         raise WorkflowError(write_fault(error) or str(error)) from None
 
 
-def code_error(error):
-    return WorkflowError(f"Cannot tell what code a job runs: {error}")
-
-
 @functools.cache
 def get_code():
     """Digests of the code that preprocesses and trains, read once per run."""
-    try:
-        return study.workflow_code()
-    except CodeError as error:
-        raise code_error(error) from None
+    return study.workflow_code()
 
 
 def get_script_code(script):
     """Digest of what the rule script `script` runs (comments, docstrings and
     layout aside): as a param, editing that code reruns exactly its jobs."""
-    try:
-        return code_digest([study.SCRIPTS_DIR / script], study.PACKAGE_DIR)["digest"]
-    except CodeError as error:
-        raise code_error(error) from None
+    return study.script_code(script)["digest"]
 
 
 def get_dataset_files():

@@ -33,7 +33,6 @@ rule train_and_evaluate:
         cpus_per_task=TRAIN_THREADS,
     params:
         settings=lambda wildcards: get_settings(wildcards.settings),
-        forward_pass_tolerance=FORWARD_PASS_TOLERANCE,
     script:
         "../scripts/train_and_evaluate.py"
 

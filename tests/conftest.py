@@ -53,6 +53,7 @@ def pytest_runtest_makereport(item, call):
 # in at the end instead of one long file running alone.
 LONGEST_FIRST = [
     "test_reruns.py",
+    "test_extending.py",
     "test_model.py",
     "test_tracking.py",
     "test_workflow.py",
@@ -149,6 +150,16 @@ def dataset_files(workdir):
     """{array name: path} of the one preprocessed dataset under `workdir`."""
     (folder,) = (workdir / "results" / "data" / "mnist").iterdir()
     return {name: workdir / path.format(dataset=folder.name) for name, path in DATASET.items()}
+
+
+def copy_workflow(destination):
+    """A second checkout of the workflow in `destination` (not a git one), to
+    edit: it shares the test's Python environment, where the package is
+    installed from the first. Returns `destination`."""
+    destination.mkdir(exist_ok=True)
+    for name in ("Snakefile", "config.yaml", "rules", "scripts", "schemas", "report", "profiles", "envs"):
+        (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(REPO / name, destination / name)
+    return destination
 
 
 def write_yaml(path, data):

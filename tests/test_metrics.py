@@ -38,11 +38,13 @@ def test_softmax_is_stable_for_large_logits():
 
 
 def test_forward_pass_by_hand():
-    weights = [
-        (np.array([[1.0, -1.0]]), np.array([0.0, 0.0])),  # relu([x, -x])
-        (np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0.0, 0.0])),
+    steps = [
+        ("Dense", {"kernel": np.array([[1.0, -1.0]]), "bias": np.zeros(2), "activation": "relu"}),  # relu([x, -x])
+        ("BatchNormalization", {"moving_mean": np.ones(2), "moving_variance": np.full(2, 4.0), "epsilon": 0.0}),
+        ("Dense", {"kernel": np.array([[2.0, 0.0], [0.0, 2.0]]), "activation": "softmax"}),
     ]
-    probabilities = forward_pass(np.array([[2.0]]), weights)
-    expected = np.exp([2.0, 0.0]) / np.exp([2.0, 0.0]).sum()
+    # (relu([2, -2]) - 1) / 2 * 2 = [1, -1]
+    probabilities = forward_pass(np.array([[2.0]]), steps)
+    expected = np.exp([1.0, -1.0]) / np.exp([1.0, -1.0]).sum()
     np.testing.assert_allclose(probabilities, [expected])
     assert probabilities.sum() == pytest.approx(1.0)

@@ -1,13 +1,15 @@
-"""Choosing the Keras backend: `select_backend` before Keras is imported,
-`configure_backend` after. A job's threads are bounded by the CPUs it is pinned
-to (cpus.claim_cpus) and, on TensorFlow, by its thread pools' sizes."""
+"""A training job's start-up (`start_job`): the CPUs it computes on, then the
+Keras backend, chosen before Keras is imported and configured after. A job's
+threads are bounded by the CPUs it is pinned to (cpus.claim_cpus) and, on
+TensorFlow, by its thread pools' sizes."""
 
 import importlib.abc
 import os
 import sys
 from pathlib import Path
 
-from .provenance import machine
+from .cpus import claim_cpus
+from .provenance import check_code, code_version, machine
 
 BACKENDS = ("tensorflow", "jax")
 # Compiled XLA programs, shared by the jobs of a working directory: weight
@@ -97,3 +99,19 @@ def configure_backend(threads, seed):
     keras.utils.set_random_seed(seed)
     environment["seed"] = seed
     return environment
+
+
+def start_job(settings, scripts_dir, threads, seed):
+    """Make this process a training job of `settings` (model settings, as
+    settings.model_settings makes them), in this order: the code that runs must
+    be the code planned; claim `threads` CPUs, which also bound XLA's thread
+    pool; choose the backend, before Keras is imported; configure and seed it.
+    Returns what the job's results depend on, for the record."""
+    check_code(settings["code"], scripts_dir)
+    cpus = claim_cpus(threads)
+    select_backend(settings["train"]["backend"])
+    return {
+        **configure_backend(threads, seed),
+        **cpus,
+        "code": {"digest": settings["code"]["digest"], **code_version(scripts_dir)},
+    }

@@ -17,9 +17,7 @@ def preprocess(images, labels):
 
 # The preprocessed dataset: one uncompressed .npy file per array, which jobs
 # map into memory rather than read: no copy per job, the pages shared by all
-# jobs of a machine through the page cache, and each array starting at a 64-byte
-# boundary of the file (NumPy aligns .npy data), as TensorFlow needs to use it
-# in place (batches.in_place).
+# jobs of a machine through the page cache.
 DATASET_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 
 

@@ -1,4 +1,5 @@
-"""The MLP's inference, confusion matrix and precision/recall in plain NumPy."""
+"""A model's inference, confusion matrix and precision/recall in plain NumPy:
+an independent check of what Keras computes."""
 
 import numpy as np
 
@@ -12,24 +13,52 @@ def softmax(logits):
     return exponentials / exponentials.sum(axis=1, keepdims=True)
 
 
-def forward_pass(x, dense_weights):
-    """The MLP's inference by hand: relu hidden layers, softmax output.
-    Dropout is the identity at inference, so only the Dense weights matter."""
-    activations = x
-    for kernel, bias in dense_weights[:-1]:
-        activations = np.maximum(activations @ kernel + bias, 0)
-    kernel, bias = dense_weights[-1]
-    return softmax(activations @ kernel + bias)
+# Keras' activations by name; SELU's constants as Keras defines them.
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+ACTIVATIONS = {
+    "linear": lambda z: z,
+    "relu": lambda z: np.maximum(z, 0),
+    "tanh": np.tanh,
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+    "softmax": softmax,
+    "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
+    "selu": lambda z: SELU_SCALE * np.where(z > 0, z, SELU_ALPHA * np.expm1(np.minimum(z, 0))),
+    "softplus": lambda z: np.logaddexp(z, 0),
+}
+
+
+def activation(z, activation):
+    return ACTIVATIONS[activation](z)
+
+
+def dense(z, kernel, bias=0, activation="linear"):
+    return ACTIVATIONS[activation](z @ kernel + bias)
+
+
+def batch_normalization(z, moving_mean, moving_variance, epsilon, gamma=1, beta=0):
+    return (z - moving_mean) / np.sqrt(moving_variance + epsilon) * gamma + beta
+
+
+# The layers forward_pass computes, by the Keras layer kind each stands for.
+LAYER_STEPS = {"Activation": activation, "Dense": dense, "BatchNormalization": batch_normalization}
+
+
+def forward_pass(x, steps):
+    """Inference by hand: `steps` is [(LAYER_STEPS name, arguments after the
+    input)], as evaluation.numpy_steps reads them off a model."""
+    for name, arguments in steps:
+        x = LAYER_STEPS[name](x, **arguments)
+    return x
 
 
 def not_finite(**values):
-    """The names of the values (numbers or arrays) holding a NaN or an infinity."""
-    return [name for name, value in values.items() if not np.all(np.isfinite(value))]
+    """The names of the values (numbers, arrays or lists of them) holding a NaN
+    or an infinity."""
 
+    def finite(value):
+        return all(map(finite, value)) if isinstance(value, list) else bool(np.all(np.isfinite(value)))
 
-def all_weights(dense_weights):
-    """Every kernel and bias as one flat array."""
-    return np.concatenate([array.ravel() for pair in dense_weights for array in pair])
+    return [name for name, value in values.items() if not finite(value)]
 
 
 def confusion_matrix(y_true, y_pred, num_classes=NUM_CLASSES):

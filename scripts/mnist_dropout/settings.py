@@ -16,9 +16,24 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 SCRIPTS_DIR = PACKAGE_DIR.parent
 WORKFLOW_DIR = SCRIPTS_DIR.parent
 
-# The entry scripts whose code makes a model, with the modules they import.
-TRAINING_SCRIPTS = ("train_and_evaluate.py",)
-PREPROCESSING_SCRIPTS = ("preprocess.py",)
+# The modules of this package each rule script runs that can change what it
+# computes or writes: an edit of the script or of one of them (comments,
+# docstrings and layout aside) reruns that rule's jobs, and keys new models for
+# training and preprocessing. Logging and fault lines (jobs.py), CPU claims
+# (cpus.py) and provenance records (provenance.py) are in none: editing them
+# reruns nothing. tests/test_imports.py checks each list against the imports.
+NOT_KEYED = ("__init__", "jobs", "cpus", "provenance")
+TRAINING_SCRIPT = "train_and_evaluate.py"
+SCRIPT_MODULES = {
+    "preprocess.py": ("dataset", "idx"),
+    "train_and_evaluate.py": ("backend", "dataset", "evaluation", "files", "metrics", "model", "training"),
+    "aggregate.py": ("files", "reading", "summary", "tables", "uncertainty"),
+    "plot_curves.py": ("figures", "files", "reading", "tables"),
+    "plot_test_accuracy.py": ("figures", "files", "reading", "tables", "uncertainty"),
+    "plot_fscore.py": ("figures", "files", "reading", "tables"),
+    "plot_failures.py": ("figures", "files", "idx", "reading", "tables"),
+    "export_mlflow.py": ("dataset", "files", "kept", "paths", "reading", "settings", "tables", "tracking"),
+}
 
 # Settings of how training runs, not what it computes (tests show the same bits
 # for any steps_per_execution; threads are the job's threads, recorded): not in
@@ -40,14 +55,19 @@ def settings_key(settings):
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
+def script_code(script, scripts_dir=SCRIPTS_DIR):
+    """The code digest of the rule script `script` and its SCRIPT_MODULES."""
+    scripts_dir = Path(scripts_dir)
+    modules = [scripts_dir / PACKAGE_DIR.name / f"{name}.py" for name in SCRIPT_MODULES[script]]
+    return code_digest([scripts_dir / script, *modules], scripts_dir)
+
+
 def workflow_code(scripts_dir=SCRIPTS_DIR):
     """The code digests of the steps that make a model: preprocessing, and
     training with evaluation."""
-    scripts_dir = Path(scripts_dir)
-    package = scripts_dir / PACKAGE_DIR.name
     return {
-        "preprocessing": code_digest([scripts_dir / name for name in PREPROCESSING_SCRIPTS], package),
-        "training": code_digest([scripts_dir / name for name in TRAINING_SCRIPTS], package),
+        "preprocessing": script_code("preprocess.py", scripts_dir),
+        "training": script_code(TRAINING_SCRIPT, scripts_dir),
     }
 
 

@@ -21,7 +21,7 @@ from .kept import (
     settings_file,
     training_settings,
 )
-from .settings import TRAINING_SCRIPTS, dropout_label, settings_key
+from .settings import TRAINING_SCRIPT, dropout_label, settings_key
 from .tables import SUMMARY_COLUMNS, setting_text, summary_row
 
 EXPERIMENT = "mnist-dropout"
@@ -118,7 +118,7 @@ def model_run(results_dir, model_dir, fields, train, current):
         "status": status,
         "model_path": str((model_dir / "model.keras").resolve()),
         **flatten({name: value for name, value in environment.items() if name != "code"}, "environment."),
-        "mlflow.source.name": f"scripts/{TRAINING_SCRIPTS[0]}",
+        "mlflow.source.name": f"scripts/{TRAINING_SCRIPT}",
         "mlflow.source.type": "LOCAL",
     }
     commit = (environment.get("code") or {}).get("git_commit", "")

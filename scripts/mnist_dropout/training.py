@@ -1,26 +1,70 @@
 """A training job's work: one model for one (dropout, seed) pair, trained as
-the original does, checked and saved. Imports Keras: call
-backend.select_backend first."""
+the original does on the batches it got, checked, saved and evaluated.
+Imports Keras: call backend.select_backend first."""
 
+import math
 import resource
 import time
 
 import keras
+import numpy as np
 
-from .batches import EpochShuffledBatches, ReshuffleEachEpoch, split_validation
+from .evaluation import evaluate_model, numpy_steps
 from .files import HISTORY_COLUMNS, write_csv, write_json
 from .jobs import NotFiniteError, atomic_output
-from .metrics import NUM_CLASSES, all_weights, not_finite
-from .model import build_model, dense_weights, transfer_state
+from .metrics import NUM_CLASSES, not_finite
+from .model import RuntimeRateDropout, build_model, compile_model, saveable
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Wall seconds of each epoch, training and validation included."""
+def split_validation(x, y, validation_split):
+    """The last `validation_split` of the arrays, unshuffled, as validation data:
+    the split `fit(validation_split=...)` makes."""
+    split_at = math.floor(len(x) * (1.0 - validation_split))
+    return (x[:split_at], y[:split_at]), (x[split_at:], y[split_at:])
 
-    def on_train_begin(self, logs=None):
-        self.seconds = []
+
+class EpochShuffledBatches(keras.utils.PyDataset):
+    """Training batches in a fresh order every epoch, as `fit(shuffle=True)` on
+    arrays promises and the original got. Needed because Keras 3 on TensorFlow,
+    once a global seed is set, replays the first epoch's order in every epoch
+    (its tf.data shuffle restarts from the same seed each epoch); JAX reshuffles.
+    Serving both backends from here also gives them the same batches.
+
+    Epoch e's order is drawn from (seed, e) by `EpochCallback`; epoch 0's
+    also at construction, for the batches Keras reads ahead to learn shapes.
+    On TensorFlow a tf.data pipeline gathering the same batches in-graph was
+    no faster (docs/performance.md)."""
+
+    def __init__(self, x, y, batch_size, seed):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
+        self.order = self.epoch_order(0)
+
+    def epoch_order(self, epoch):
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
+
+    def set_epoch(self, epoch):
+        self.order = self.epoch_order(epoch)
+
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, index):
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.x[rows], self.y[rows]
+
+
+class EpochCallback(keras.callbacks.Callback):
+    """Gives the batches each epoch's order (Keras' own epoch count, the same on
+    both backends; the dataset's `on_epoch_begin` also fires for JAX's shape
+    probe) and times each epoch, training and validation included."""
+
+    def __init__(self, batches):
+        super().__init__()
+        self.batches, self.seconds = batches, []
 
     def on_epoch_begin(self, epoch, logs=None):
+        self.batches.set_epoch(epoch)
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -32,13 +76,13 @@ def train_model(model, x, y, batch_size, epochs, validation_split, early_stoppin
     unshuffled, the rest reshuffled every epoch (from `seed`). Returns history rows."""
     (x_train, y_train), validation = split_validation(x, keras.utils.to_categorical(y, NUM_CLASSES), validation_split)
     batches = EpochShuffledBatches(x_train, y_train, batch_size, seed)
-    timer = EpochTimer()
-    callbacks = [ReshuffleEachEpoch(batches), timer]
+    epoch_callback = EpochCallback(batches)
+    callbacks = [epoch_callback]
     if early_stopping:
         # monitor, patience and (optionally) restore_best_weights, as Keras names them.
         callbacks.append(keras.callbacks.EarlyStopping(**early_stopping))
     history = model.fit(
-        batches.tf_dataset() if keras.backend.backend() == "tensorflow" else batches,
+        batches,
         epochs=epochs,
         shuffle=False,  # the order is the dataset's; Keras would shuffle batches again
         validation_data=validation,
@@ -50,9 +94,9 @@ def train_model(model, x, y, batch_size, epochs, validation_split, early_stoppin
         {
             "epoch": epoch + 1,
             **{key: float(history.history[key][epoch]) for key in HISTORY_COLUMNS[1:5]},
-            "seconds": timer.seconds[epoch],
+            "seconds": seconds,
         }
-        for epoch in range(len(timer.seconds))
+        for epoch, seconds in enumerate(epoch_callback.seconds)
     ]
 
 
@@ -61,20 +105,19 @@ def model_name(dropout_label, seed):
     return f"model p{dropout_label} seed {seed}"
 
 
-def train_and_save(
-    data, dropout_label, seed, train, steps_per_execution, environment, model_path, history_path, info_path
-):
-    """Train on data["x_train"], data["y_train"] with the `train` settings; fail
-    with one line if it diverged, else write the model, its history and what it
-    was trained with. Returns the saved model."""
-    dropout = float(dropout_label)
-    architecture = {
-        "hidden_units": train["hidden_units"],
-        "learning_rate": train["learning_rate"],
-        "optimizer": train["optimizer"],
-        "steps_per_execution": steps_per_execution,
-    }
-    model = build_model(dropout, **architecture)
+def train_and_evaluate(data, dropout_label, seed, train, steps_per_execution, environment, output):
+    """Train on data["x_train"], data["y_train"] with the `train` settings and
+    evaluate on data["x_test"], data["y_test"]; fail with one line if it
+    diverged, else write the rule's `output` files: the model, its history,
+    what it was trained with, its metrics and predictions. Returns the model
+    saved and evaluated."""
+    name = model_name(dropout_label, seed)
+    # On JAX one compiled training step then serves every p (RuntimeRateDropout);
+    # TensorFlow's dropout draws other random numbers with it.
+    dropout_layer = RuntimeRateDropout if keras.backend.backend() == "jax" else keras.layers.Dropout
+    model = build_model(float(dropout_label), train["hidden_units"], dropout_layer=dropout_layer)
+    numpy_steps(model)  # a layer the NumPy check cannot compute stops the job before training
+    compile_model(model, train["learning_rate"], train["optimizer"], steps_per_execution)
     model.summary()
     history = train_model(
         model,
@@ -86,30 +129,26 @@ def train_and_save(
         early_stopping=train["early_stopping"],
         seed=seed,
     )
-    diverged = not_finite(
-        **{
-            "training loss": [row["loss"] for row in history],
-            "validation loss": [row["val_loss"] for row in history],
-            "weights": all_weights(dense_weights(model)),
-        }
-    )
+    losses = {
+        "training loss": [row["loss"] for row in history],
+        "validation loss": [row["val_loss"] for row in history],
+    }
+    diverged = not_finite(**losses, weights=[keras.ops.convert_to_numpy(w) for w in model.weights])
     if diverged:
         raise NotFiniteError(
-            f"{model_name(dropout_label, seed)}: {', '.join(diverged)} not finite (NaN or infinite): "
-            "training diverged; try a smaller train.learning_rate"
+            f"{name}: {', '.join(diverged)} not finite (NaN or infinite): training diverged; "
+            "try a smaller train.learning_rate"
         )
-    # Saved with Keras' own Dropout, the same at inference: plain Keras loads it.
-    saved = build_model(dropout, **architecture, dropout_layer=keras.layers.Dropout)
-    transfer_state(model, saved)
-    with atomic_output(model_path) as temporary:
-        saved.save(temporary)
-    write_csv(history_path, history, HISTORY_COLUMNS)
+    model = saveable(model)
+    with atomic_output(output.model) as temporary:
+        model.save(temporary)
+    write_csv(output.history, history, HISTORY_COLUMNS)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     write_json(
-        info_path,
+        output.info,
         {
-            "dropout": dropout,
-            "parameters": saved.count_params(),
+            "dropout": float(dropout_label),
+            "parameters": model.count_params(),
             "epochs_run": len(history),
             "train": train,
             "steps_per_execution": steps_per_execution,
@@ -119,4 +158,5 @@ def train_and_save(
             "cpu_seconds": {"user": usage.ru_utime, "system": usage.ru_stime},
         },
     )
-    return saved
+    evaluate_model(model, name, data["x_test"], data["y_test"], environment, output.metrics, output.predictions)
+    return model
