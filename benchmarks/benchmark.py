@@ -1,4 +1,5 @@
-"""Side-by-side benchmark: the original's sequential loop against the workflow.
+"""Side-by-side benchmark: the original's sequential loop against the workflow,
+or (--baseline) another checkout's workflow against this one.
 
 Both train the same 9 models (p = 0 ... 0.8) on full MNIST for a fixed number of
 epochs with early stopping off, on this machine, alternating A B A B so that
@@ -11,12 +12,21 @@ early stopping: the time a user waits.
     python benchmarks/benchmark.py --mirror /path/to/mnist [--epochs 5] [--repeats 3]
         [--cores N] [--full-experiment] [--set train.backend=tensorflow ...]
 
+With --baseline CHECKOUT each repeat runs the full default experiment with the
+workflow of CHECKOUT (say, a `git worktree` of an older commit), then with this
+one, each from an empty folder (no compiled XLA programs kept), --set applied to
+both; it prints their wall times, the training jobs' seconds outside their
+epochs (Snakemake's benchmark of the job, less the epochs of its history.csv,
+less its wait for a CPU), the epochs' seconds and the test accuracies:
+
+    python benchmarks/benchmark.py --mirror /path/to/mnist --baseline ../old --repeats 5
+
 Work: every epoch each run actually trained (from its history), at FLOPs per
 epoch = per training sample 2 x parameters forward, 2 x parameters for the
-weight gradients and 2 x (parameters - the first layer's 784 x 512 weights) for
-the activation gradients (none flow into the input), plus 2 x parameters per
-validation sample = 182 GFLOP for 784-512-512-10 (evaluation and start-up not
-counted). The achieved rate is that work over the wall time the run took.
+weight gradients and 2 x (parameters - the first layer's weights) for the
+activation gradients (none flow into the input), plus 2 x parameters per
+validation sample, for the Dense layers of the configured hidden_units
+(182 GFLOP for 784-512-512-10; evaluation and start-up not counted). The achieved rate is that work over the wall time the run took.
 Peak fp32, measured at the start of the run on the cores given, the higher of:
 a microbenchmark of the CPU's widest fused multiply-add (AVX-512 or AVX2 FMA,
 compiled here with gcc -O3 -march=native, one process per core, 16 independent
@@ -40,11 +50,21 @@ from pathlib import Path
 
 import yaml
 
+from snakemake.utils import update_config
+
 REPO = Path(__file__).resolve().parents[1]
-PARAMETERS = 669_706
-TRAIN_SAMPLES, VALIDATION_SAMPLES = 54_000, 6_000
-FIRST_LAYER_WEIGHTS = 784 * 512
-FLOPS_PER_EPOCH = (6 * PARAMETERS - 2 * FIRST_LAYER_WEIGHTS) * TRAIN_SAMPLES + 2 * PARAMETERS * VALIDATION_SAMPLES
+MNIST_TRAINING_IMAGES = 60_000
+
+
+def flops_per_epoch(config):
+    """The work of one epoch of the MLP of `config` (its train: settings)."""
+    widths = [784, *config["train"]["hidden_units"], 10]
+    parameters = sum(inputs * outputs + outputs for inputs, outputs in zip(widths, widths[1:]))
+    validation = int(MNIST_TRAINING_IMAGES * config["train"]["validation_split"])
+    training = MNIST_TRAINING_IMAGES - validation
+    return (6 * parameters - 2 * widths[0] * widths[1]) * training + 2 * parameters * validation
+
+
 # Each process runs ITERATIONS x 16 independent FMAs on full vector registers.
 FMA_KERNEL = r"""
 #include <immintrin.h>
@@ -132,22 +152,21 @@ def nested(dotted, value):
     return data
 
 
-def merge(base, extra):
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            merge(base[key], value)
-        else:
-            base[key] = value
-    return base
+def settings_overlay(settings):
+    """The config that `--set KEY=VALUE` settings give."""
+    config = {}
+    for setting in settings:
+        update_config(config, nested(*setting.split("=", 1)))
+    return config
 
 
-def snakemake(workdir, cores, configs):
+def snakemake(workdir, cores, configs, repo=REPO):
     command = [
         sys.executable,
         "-m",
         "snakemake",
         "-s",
-        REPO / "Snakefile",
+        repo / "Snakefile",
         "--directory",
         workdir,
         "--cores",
@@ -158,27 +177,40 @@ def snakemake(workdir, cores, configs):
     return run_measured(command)
 
 
-def workflow(mirror, epochs, cores, settings, workdir):
-    """The workflow from an empty directory; `epochs` None runs the shipped
-    training settings (early stopping included), else that many, without it."""
+def training_jobs(workdir):
+    """[(Snakemake's benchmark of the job, its history rows, its train_info)]
+    of every training job of the run in `workdir`."""
+    jobs = []
+    for tsv in (workdir / "results" / "benchmarks" / "train").rglob("*.tsv"):
+        dropout, seed = tsv.stem.removeprefix("p").split("_seed")
+        model = workdir / "results" / "models" / tsv.parent.name / f"p{dropout}" / f"seed{seed}"
+        benchmark = list(csv.DictReader(open(tsv), delimiter="\t"))[0]
+        history = list(csv.DictReader(open(model / "history.csv")))
+        jobs.append((benchmark, history, json.loads((model / "train_info.json").read_text())))
+    return jobs
+
+
+def workflow(mirror, epochs, cores, settings, workdir, repo=REPO):
+    """The workflow of `repo` from an empty directory; `epochs` None runs the
+    shipped training settings (early stopping included), else that many, without it."""
     config = {"data": {"mirrors": [str(mirror)]}}
     if epochs is not None:
         config["train"] = {"epochs": epochs, "early_stopping": None}
-    for setting in settings:
-        merge(config, nested(*setting.split("=", 1)))
+    update_config(config, settings_overlay(settings))
     overlay = workdir / "benchmark.yaml"
     overlay.write_text(yaml.safe_dump(config))
-    measured = snakemake(workdir, cores, [overlay])
-    histories = sorted((workdir / "results" / "models").glob("*/p*/seed*/history.csv"))
-    epoch_seconds = [float(row["seconds"]) for path in histories for row in csv.DictReader(open(path))]
-    train_rss = [
-        float(list(csv.DictReader(open(p), delimiter="\t"))[0]["max_rss"])
-        for p in (workdir / "results" / "benchmarks" / "train").rglob("*.tsv")
+    measured = snakemake(workdir, cores, [overlay], repo)
+    jobs = training_jobs(workdir)
+    epoch_seconds = [float(row["seconds"]) for _, history, _ in jobs for row in history]
+    outside = [
+        float(benchmark["s"])
+        - sum(float(row["seconds"]) for row in history)
+        - info["environment"].get("cpu_wait_seconds", 0)
+        for benchmark, history, info in jobs
     ]
+    train_rss = [float(benchmark["max_rss"]) for benchmark, _, _ in jobs]
     summary = list(csv.DictReader(open(workdir / "results" / "summary.csv")))
-    infos = [
-        json.loads(path.read_text()) for path in (workdir / "results" / "models").glob("*/p*/seed*/train_info.json")
-    ]
+    infos = [info for _, _, info in jobs]
     threads = infos[0]
     # A plot-only change: a new failure digit. No training may run.
     plot_overlay = workdir / "plot_only.yaml"
@@ -187,6 +219,7 @@ def workflow(mirror, epochs, cores, settings, workdir):
     return {
         **measured,
         "epoch_seconds": epoch_seconds,
+        "outside_epochs": outside,
         "train_rss_mb": train_rss,
         "accuracy": [float(row["test_accuracy"]) for row in summary],
         "train_kernel_share": sum(i["cpu_seconds"]["system"] for i in infos)
@@ -252,6 +285,45 @@ def spread(values, digits=2):
     return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
+def compare_checkouts(baseline, mirror, repeats, cores, settings):
+    """The full default experiment with the workflow of `baseline`, then of
+    this checkout, `repeats` times; prints the table."""
+    runs = {"baseline": [], "this checkout": []}
+    for repeat in range(repeats):
+        for name, repo in (("baseline", baseline), ("this checkout", REPO)):
+            with tempfile.TemporaryDirectory() as workdir:
+                runs[name].append(workflow(mirror, None, cores, settings, Path(workdir), repo))
+        print(
+            f"repeat {repeat + 1}/{repeats}: baseline {runs['baseline'][-1]['wall']:.1f} s, "
+            f"this checkout {runs['this checkout'][-1]['wall']:.1f} s",
+            flush=True,
+        )
+    rows = {
+        "full default experiment wall seconds": lambda r: r["wall"],
+        "training job seconds outside its epochs (median of the run's jobs)": lambda r: statistics.median(
+            r["outside_epochs"]
+        ),
+        "epochs' seconds, all jobs": lambda r: sum(r["epoch_seconds"]),
+        "epochs trained": lambda r: len(r["epoch_seconds"]),
+        "mean test accuracy": lambda r: statistics.mean(r["accuracy"]),
+    }
+    print(
+        f"\nCPU: {cpu_name()}, {cores} cores given to snakemake; baseline: {baseline}; {repeats} repeats alternating; "
+        f"settings: {' '.join(settings) or 'defaults'}"
+    )
+    print("| measure | baseline | this checkout | ratio |\n|---|---|---|---|")
+    for measure, key in rows.items():
+        values = {name: [key(run) for run in runs[name]] for name in runs}
+        digits = 4 if "accuracy" in measure else 2
+        ratio = statistics.median(values["this checkout"]) / statistics.median(values["baseline"])
+        print(
+            f"| {measure} | {spread(values['baseline'], digits)} | {spread(values['this checkout'], digits)} "
+            f"| {ratio:.{digits}f} |"
+        )
+    same = all(run["accuracy"] == runs["baseline"][0]["accuracy"] for name in runs for run in runs[name])
+    print(f"\ntest accuracies of every model the same in every run: {same}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mirror", type=Path, required=True, help="directory with the four MNIST IDX .gz files")
@@ -268,8 +340,14 @@ def main():
         metavar="KEY=VALUE",
         help="workflow config for the timed run, e.g. train.threads=1 (repeatable)",
     )
+    parser.add_argument("--baseline", type=Path, help="another checkout, whose workflow this one is timed against")
     args = parser.parse_args()
     mirror = args.mirror.resolve()
+    if args.baseline:
+        return compare_checkouts(args.baseline.resolve(), mirror, args.repeats, args.cores, args.set)
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    update_config(config, settings_overlay(args.set))
+    flops = flops_per_epoch(config)
     fma, fma_bits = fma_peak(args.cores)
     matmul = xla_matmul_peak(args.cores)
     peak = max(fma or 0, matmul)
@@ -345,7 +423,7 @@ def main():
                 spread(
                     per_run(
                         name,
-                        lambda r: 100 * fraction_of_peak(FLOPS_PER_EPOCH * len(r["epoch_seconds"]), r["wall"], peak),
+                        lambda r: 100 * fraction_of_peak(flops * len(r["epoch_seconds"]), r["wall"], peak),
                     )
                 )
                 for name in ("baseline", "workflow")
@@ -393,10 +471,7 @@ def main():
                 "full default experiment: fraction of fp32 peak %",
                 *(
                     spread(
-                        [
-                            100 * fraction_of_peak(FLOPS_PER_EPOCH * len(r["epoch_seconds"]), r["wall"], peak)
-                            for r in full[name]
-                        ]
+                        [100 * fraction_of_peak(flops * len(r["epoch_seconds"]), r["wall"], peak) for r in full[name]]
                     )
                     for name in ("baseline", "workflow")
                 ),

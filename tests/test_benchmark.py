@@ -28,3 +28,11 @@ def test_the_fma_microbenchmark_measures_the_widest_vectors():
     assert bits == (512 if " avx512f" in flags else 256)
     # At least one FMA vector per nanosecond (a 1 GHz core), at most 4 per cycle at 6 GHz.
     assert bits / 16 * 1e9 <= rate <= bits / 16 * 4 * 6e9
+
+
+def test_the_work_of_an_epoch_follows_the_configured_network():
+    config = {"train": {"hidden_units": [512, 512], "validation_split": 0.1}}
+    # 669,706 parameters; 54,000 training and 6,000 validation images.
+    assert benchmark.flops_per_epoch(config) == (6 * 669_706 - 2 * 784 * 512) * 54_000 + 2 * 669_706 * 6_000
+    config["train"]["hidden_units"] = [32]
+    assert benchmark.flops_per_epoch(config) == (6 * 25_450 - 2 * 784 * 32) * 54_000 + 2 * 25_450 * 6_000

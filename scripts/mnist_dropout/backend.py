@@ -1,7 +1,5 @@
-"""A training job's start-up (`start_job`): the CPUs it computes on, then the
-Keras backend, chosen before Keras is imported and configured after. A job's
-threads are bounded by the CPUs it is pinned to (cpus.claim_cpus) and, on
-TensorFlow, by its thread pools' sizes."""
+"""A training job's start-up, `start_job`: its CPUs, then the Keras backend,
+chosen before Keras is imported and configured after."""
 
 import importlib.abc
 import os
@@ -20,12 +18,14 @@ JAX_COMPILATION_CACHE = Path(".cache") / "jax"
 # evaluation job uses (on JAX: seeding tf.random, tf.io.gfile; on TensorFlow:
 # TFLite's JAX converter; image galleries, DataFrame inputs), and coped without;
 # refused, they cost a JAX job 3 s and 0.4 GB less, a TensorFlow job 0.6 s.
-UNUSED_IMPORTS = {"jax": ("tensorflow", "matplotlib", "pandas"), "tensorflow": ("jax", "matplotlib", "pandas")}
+UNUSED_IMPORTS = {
+    "jax": ("tensorflow", "matplotlib", "pandas", "sklearn"),
+    "tensorflow": ("jax", "matplotlib", "pandas", "sklearn"),
+}
 
 
 class RefusedImports(importlib.abc.MetaPathFinder):
-    """Refuses the UNUSED_IMPORTS of a backend's jobs with an ImportError that
-    says why (Keras and TensorFlow import them only if they can)."""
+    """Refuses the UNUSED_IMPORTS of a backend's jobs, saying why."""
 
     def __init__(self, backend):
         self.backend, self.refused = backend, UNUSED_IMPORTS[backend]
@@ -40,8 +40,7 @@ class RefusedImports(importlib.abc.MetaPathFinder):
 
 
 def select_backend(name):
-    """Make `name` the Keras backend of this process. Must run before the first
-    `import keras`."""
+    """Make `name` the Keras backend of this process, before `import keras`."""
     if name not in BACKENDS:
         raise ValueError(f"unknown Keras backend {name!r}; expected one of {', '.join(BACKENDS)}")
     os.environ["KERAS_BACKEND"] = name
@@ -53,10 +52,8 @@ def select_backend(name):
 
 def configure_backend(threads, seed):
     """Seed every generator and, on TensorFlow, bound its thread pools and make
-    ops deterministic, so a rerun with the same threads gives identical bytes.
-    (JAX on CPU is deterministic for a given thread count, which the CPUs it is
-    pinned to set.) Must run before the backend executes anything. Returns what
-    a result depends on, for the record."""
+    ops deterministic: the same threads give the same bits (JAX's threads are
+    the CPUs it is pinned to). Returns what a result depends on, for the record."""
     import keras
 
     environment = {
@@ -74,9 +71,7 @@ def configure_backend(threads, seed):
         for gpu in tf.config.list_physical_devices("GPU"):
             tf.config.experimental.set_memory_growth(gpu, True)
         tf.config.experimental.enable_op_determinism()
-        # On GPUs with TensorFloat-32, float32 matrix products would otherwise run
-        # with 10-bit mantissas: neither the NumPy forward-pass check nor the
-        # results of a CPU run would hold.
+        # TensorFloat-32 (10-bit mantissas on GPUs) would fail the NumPy check.
         tf.config.experimental.enable_tensor_float_32_execution(False)
         environment.update(
             tensor_float_32=tf.config.experimental.tensor_float_32_execution_enabled(),
@@ -102,11 +97,10 @@ def configure_backend(threads, seed):
 
 
 def start_job(settings, scripts_dir, threads, seed):
-    """Make this process a training job of `settings` (model settings, as
-    settings.model_settings makes them), in this order: the code that runs must
-    be the code planned; claim `threads` CPUs, which also bound XLA's thread
-    pool; choose the backend, before Keras is imported; configure and seed it.
-    Returns what the job's results depend on, for the record."""
+    """Make this process a training job of model `settings`, in this order: the
+    code that runs is the code planned; claim `threads` CPUs (they also bound
+    XLA's thread pool); choose the backend; configure and seed it. Returns what
+    the job's results depend on, for the record."""
     check_code(settings["code"], scripts_dir)
     cpus = claim_cpus(threads)
     select_backend(settings["train"]["backend"])

@@ -1,6 +1,7 @@
 """Claiming CPUs for a training job: each job pinned to CPUs that no other
 training job of this user computes on, waiting for them while all are held."""
 
+import contextlib
 import fcntl
 import os
 import stat
@@ -19,20 +20,14 @@ POLL_SECONDS = 0.2
 _claims = []
 
 
-def default_lock_dir():
-    return Path(tempfile.gettempdir()) / f"mnist-dropout-cpus-{os.getuid()}"
-
-
 def private_directory(path):
     """`path` as a directory only this user can use, created with mode 0700 if
     absent. The shared temporary folder is writable by everyone, so another user
     could have prepared the name: a symlink or another owner is refused. One of
     ours that others may read (as earlier versions made it) is made private."""
     path = Path(path)
-    try:
+    with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o700, parents=True)
-    except FileExistsError:
-        pass
     info = os.lstat(path)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
         raise InputError(
@@ -67,21 +62,17 @@ def _try_claim(allowed, count, lock_dir):
 
 
 def claim_cpus(count, lock_dir=None):
-    """Pin this process to `count` of the CPUs it may run on (all of them, if
-    fewer) that no other process holds a claim on, one lock file per CPU in
-    `lock_dir`; while too few are free, wait. So jobs beyond the machine's CPUs
-    (`--cores` above them, a second workflow of the same user) queue instead of
-    sharing a CPU, and each job's seconds per epoch measure its model alone.
-
-    Pinning also bounds JAX: XLA:CPU sizes its thread pool from the CPUs the
-    process may run on and has no thread-count setting.
-    Returns {cpus, cpus_claimed_at (UTC), cpu_wait_seconds} for the record, or
-    {} where the OS cannot pin (macOS)."""
+    """Pin this process to `count` of the CPUs it may run on (all, if fewer)
+    that no other process claimed, one lock file per CPU in `lock_dir`; while
+    too few are free, wait. So jobs beyond the CPUs (`--cores` above them, a
+    second workflow) queue instead of sharing one, and pinning bounds XLA's
+    thread pool. Returns {cpus, cpus_claimed_at (UTC), cpu_wait_seconds} for
+    the record, or {} where the OS cannot pin (macOS)."""
     if not hasattr(os, "sched_setaffinity"):
         return {}
     allowed = sorted(os.sched_getaffinity(0))
     count = min(count, len(allowed))
-    lock_dir = private_directory(lock_dir or default_lock_dir())
+    lock_dir = private_directory(lock_dir or Path(tempfile.gettempdir()) / f"mnist-dropout-cpus-{os.getuid()}")
     start = time.monotonic()
     claimed = _try_claim(allowed, count, lock_dir)
     if claimed is None:

@@ -82,11 +82,9 @@ def log_to(log_path):
 
 @contextlib.contextmanager
 def atomic_output(path):
-    """Yield a temporary path beside `path`, renamed to `path` only on success,
-    so an interrupted job never leaves a truncated file under the real name.
-    The temporary name is unique to this writer: two writers of one output (a
-    cluster retry while the first attempt still runs, a run with --nolock)
-    never write into or publish each other's file."""
+    """Yield a temporary path beside `path`, renamed to `path` only on success:
+    an interrupted job never leaves a truncated file under the real name. The
+    name is unique to this writer (a cluster retry, a run with --nolock)."""
     path = os.fspath(path)
     directory, name = os.path.split(path)
     stem, extension = os.path.splitext(name)

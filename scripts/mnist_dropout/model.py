@@ -1,8 +1,5 @@
-"""The network of the study: `build_model` is the one function to edit to try
-another. Training, saving and the NumPy check follow its layers.
-
-Keras reads its backend when first imported: call backend.select_backend before
-importing this module."""
+"""The network: `build_model` is the one function to edit to try another.
+Imports Keras: backend.start_job first."""
 
 import keras
 
@@ -25,9 +22,8 @@ OPTIMIZERS = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam
 
 
 def compile_model(model, learning_rate=0.001, optimizer="rmsprop", steps_per_execution=1):
-    """The original's loss and metric, `optimizer` with Keras' defaults but the
-    learning rate. `steps_per_execution` > 1 runs several batches per call into
-    the backend: less overhead per step, the same bits (tested)."""
+    """The original's loss and metric; `optimizer` with Keras' defaults but the
+    learning rate. `steps_per_execution` batches per call: the same bits, faster."""
     if isinstance(optimizer, str):
         optimizer = OPTIMIZERS[optimizer](learning_rate=learning_rate)
     model.compile(
@@ -41,12 +37,10 @@ def compile_model(model, learning_rate=0.001, optimizer="rmsprop", steps_per_exe
 
 @keras.saving.register_keras_serializable(package="mnist_dropout")
 class RuntimeRateDropout(keras.layers.Dropout):
-    """Keras' Dropout with its keep probability in a non-trainable weight instead
-    of a constant compiled into the training step: on JAX one compiled step, kept
-    in .cache/jax, then serves every p > 0. The same masks and bits as
-    keras.layers.Dropout (tested). Models are saved with Keras' own Dropout
-    (`saveable`); registered so that models saved with this layer by earlier
-    versions load once this module is imported."""
+    """Keras' Dropout with its keep probability in a weight, not a constant of
+    the compiled step: on JAX one compiled step (in .cache/jax) serves every
+    p > 0, with the bits of Keras' Dropout (tested). Registered: models saved
+    with it by earlier versions load once this module is imported."""
 
     def build(self, input_shape):
         self.keep_probability = self.add_weight(
@@ -61,9 +55,8 @@ class RuntimeRateDropout(keras.layers.Dropout):
 
 
 def saveable(model):
-    """`model` as plain Keras loads it: RuntimeRateDropout layers replaced by
-    Keras' own Dropout (the same at inference), every other layer the trained
-    object itself, with all its state, and the same optimizer with its state."""
+    """`model` as plain Keras loads it: Keras' Dropout for RuntimeRateDropout,
+    every other layer the trained object with all its state, the same optimizer."""
     saved = keras.models.clone_model(
         model,
         clone_function=lambda layer: (

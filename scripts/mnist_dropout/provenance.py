@@ -1,6 +1,5 @@
-"""What made a result: a digest of the code a job runs, counted by what the code
-does (comments, docstrings and formatting do not count), the checkout's git
-version, and the machine."""
+"""What made a result: a digest of the code a job runs (of what it does, not of
+its comments, docstrings or layout), the checkout's git version, the machine."""
 
 import ast
 import hashlib
@@ -27,8 +26,7 @@ class CodeError(InputError):
 
 def _canonical(node):
     """A node as nested lists of its type and non-empty fields, without
-    docstrings or positions: the same for code that only differs in comments,
-    docstrings or layout, and across Python versions' optional empty fields."""
+    docstrings or positions (the same across Python versions' empty fields)."""
     if isinstance(node, list):
         return [_canonical(item) for item in node]
     if not isinstance(node, ast.AST):
@@ -80,9 +78,8 @@ def check_code(planned, scripts_dir):
 
 
 def code_version(directory):
-    """The git commit of the checkout holding `directory` (the code), and
-    whether that code had uncommitted changes; "not a git checkout"; or why git
-    could not tell."""
+    """The git commit of the checkout holding `directory` and whether that code
+    had uncommitted changes; "not a git checkout"; or why git could not tell."""
 
     def git(*args):
         return subprocess.run(["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=30)

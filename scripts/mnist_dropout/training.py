@@ -1,6 +1,5 @@
 """A training job's work: one model for one (dropout, seed) pair, trained as
-the original does on the batches it got, checked, saved and evaluated.
-Imports Keras: call backend.select_backend first."""
+the original, checked, saved and evaluated. Imports Keras: start_job first."""
 
 import math
 import resource
@@ -24,16 +23,10 @@ def split_validation(x, y, validation_split):
 
 
 class EpochShuffledBatches(keras.utils.PyDataset):
-    """Training batches in a fresh order every epoch, as `fit(shuffle=True)` on
-    arrays promises and the original got. Needed because Keras 3 on TensorFlow,
-    once a global seed is set, replays the first epoch's order in every epoch
-    (its tf.data shuffle restarts from the same seed each epoch); JAX reshuffles.
-    Serving both backends from here also gives them the same batches.
-
-    Epoch e's order is drawn from (seed, e) by `EpochCallback`; epoch 0's
-    also at construction, for the batches Keras reads ahead to learn shapes.
-    On TensorFlow a tf.data pipeline gathering the same batches in-graph was
-    no faster (docs/performance.md)."""
+    """Training batches in a fresh order every epoch, drawn from (seed, epoch),
+    as `fit(shuffle=True)` promises and the original got: Keras 3 on TensorFlow
+    with a global seed replays the first epoch's order. Both backends get the
+    same batches. Epoch 0's order is also drawn here, for Keras' shape probe."""
 
     def __init__(self, x, y, batch_size, seed):
         super().__init__()
@@ -42,9 +35,6 @@ class EpochShuffledBatches(keras.utils.PyDataset):
 
     def epoch_order(self, epoch):
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
-
-    def set_epoch(self, epoch):
-        self.order = self.epoch_order(epoch)
 
     def __len__(self):
         return math.ceil(len(self.x) / self.batch_size)
@@ -55,16 +45,16 @@ class EpochShuffledBatches(keras.utils.PyDataset):
 
 
 class EpochCallback(keras.callbacks.Callback):
-    """Gives the batches each epoch's order (Keras' own epoch count, the same on
-    both backends; the dataset's `on_epoch_begin` also fires for JAX's shape
-    probe) and times each epoch, training and validation included."""
+    """Gives the batches each epoch's order (by Keras' epoch count: the dataset's
+    own `on_epoch_begin` also fires for JAX's shape probe) and times each epoch,
+    validation included."""
 
     def __init__(self, batches):
         super().__init__()
         self.batches, self.seconds = batches, []
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.batches.set_epoch(epoch)
+        self.batches.order = self.batches.epoch_order(epoch)
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -100,18 +90,13 @@ def train_model(model, x, y, batch_size, epochs, validation_split, early_stoppin
     ]
 
 
-def model_name(dropout_label, seed):
-    """How errors name a model: as its results folder does."""
-    return f"model p{dropout_label} seed {seed}"
-
-
 def train_and_evaluate(data, dropout_label, seed, train, steps_per_execution, environment, output):
     """Train on data["x_train"], data["y_train"] with the `train` settings and
     evaluate on data["x_test"], data["y_test"]; fail with one line if it
     diverged, else write the rule's `output` files: the model, its history,
     what it was trained with, its metrics and predictions. Returns the model
     saved and evaluated."""
-    name = model_name(dropout_label, seed)
+    name = f"model p{dropout_label} seed {seed}"  # as its folder names it
     # On JAX one compiled training step then serves every p (RuntimeRateDropout);
     # TensorFlow's dropout draws other random numbers with it.
     dropout_layer = RuntimeRateDropout if keras.backend.backend() == "jax" else keras.layers.Dropout
@@ -129,11 +114,10 @@ def train_and_evaluate(data, dropout_label, seed, train, steps_per_execution, en
         early_stopping=train["early_stopping"],
         seed=seed,
     )
-    losses = {
-        "training loss": [row["loss"] for row in history],
-        "validation loss": [row["val_loss"] for row in history],
-    }
-    diverged = not_finite(**losses, weights=[keras.ops.convert_to_numpy(w) for w in model.weights])
+    diverged = not_finite(
+        **{"training loss": [row["loss"] for row in history], "validation loss": [row["val_loss"] for row in history]},
+        weights=[keras.ops.convert_to_numpy(weight) for weight in model.weights],
+    )
     if diverged:
         raise NotFiniteError(
             f"{name}: {', '.join(diverged)} not finite (NaN or infinite): training diverged; "
