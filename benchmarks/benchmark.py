@@ -26,7 +26,8 @@ epoch = per training sample 2 x parameters forward, 2 x parameters for the
 weight gradients and 2 x (parameters - the first layer's weights) for the
 activation gradients (none flow into the input), plus 2 x parameters per
 validation sample, for the Dense layers of the configured hidden_units
-(182 GFLOP for 784-512-512-10; evaluation and start-up not counted). The achieved rate is that work over the wall time the run took.
+(182 GFLOP for 784-512-512-10; evaluation and start-up not counted).
+The achieved rate is that work over the wall time the run took.
 Peak fp32, measured at the start of the run on the cores given, the higher of:
 a microbenchmark of the CPU's widest fused multiply-add (AVX-512 or AVX2 FMA,
 compiled here with gcc -O3 -march=native, one process per core, 16 independent

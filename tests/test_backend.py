@@ -113,10 +113,3 @@ def test_lock_directory_prepared_by_someone_else_is_refused(tmp_path, prepared):
     assert result.returncode != 0
     assert "the CPU lock directory is a symlink, not a directory or not yours" in result.stderr
     assert not any(elsewhere.iterdir()) and (prepared == "symlink" or not any(lock_dir.iterdir()))
-
-
-def test_unknown_backend_is_refused():
-    from mnist_dropout.backend import select_backend
-
-    with pytest.raises(ValueError, match="unknown Keras backend 'torch'; expected one of tensorflow, jax"):
-        select_backend("torch")

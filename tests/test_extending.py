@@ -7,6 +7,7 @@ import concurrent.futures
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -27,12 +28,18 @@ def patched_workflow(folder, number):
     return folder
 
 
+def with_the_runs_dataset(run, workdir):
+    """`workdir` holding the shared run's downloaded and preprocessed subset."""
+    shutil.copytree(run[0] / "results" / "data", workdir / "results" / "data")
+    return workdir
+
+
 @pytest.fixture(scope="module")
-def tanh_batch_norm(tmp_path_factory):
+def tanh_batch_norm(run, tmp_path_factory):
     """The network recipe's workflow and a run of it on the subset: p = 0.3,
     seed 0, 3 epochs, on JAX and on TensorFlow (a sweep of the backend)."""
     workflow = patched_workflow(tmp_path_factory.mktemp("tanh-batch-norm"), 0)
-    workdir = tmp_path_factory.mktemp("run")
+    workdir = with_the_runs_dataset(run, tmp_path_factory.mktemp("run"))
     overlay = {
         "data": {"mirrors": [str(SUBSET)]},
         "dropout": [0.3],
@@ -57,8 +64,9 @@ folder, data, out = Path(sys.argv[1]), sys.argv[2:6], Path(sys.argv[6])
 settings = yaml.safe_load((folder.parents[1] / "settings.yaml").read_text())
 start_job(settings, sys.argv[7], 1, 0)
 from mnist_dropout.training import train_and_evaluate
-files = ("model.keras", "history.csv", "train_info.json", "metrics.json", "predictions.npz")
-output = types.SimpleNamespace(**dict(zip(("model", "history", "info", "metrics", "predictions"), (out / f for f in files))))
+names = {"model": "model.keras", "history": "history.csv", "info": "train_info.json"}
+names.update(metrics="metrics.json", predictions="predictions.npz")
+output = types.SimpleNamespace(**{key: out / name for key, name in names.items()})
 model = train_and_evaluate(load_dataset(data), "0.3", 0, settings["train"], 32, {}, output)
 print("STATE", json.dumps([[w.name, w.numpy().tobytes().hex()] for w in model.weights if "moving" in w.name]))
 """
@@ -77,7 +85,8 @@ for folder in {folders!r}:
     with np.load(folder + "/predictions.npz") as stored:
         difference = float(np.abs(model.predict(x_test, verbose=0) - stored["probabilities"]).max())
     state = [[w.name, np.asarray(w.numpy()).tobytes().hex()] for w in model.weights if "moving" in w.name]
-    layers = [[type(layer).__name__, getattr(getattr(layer, "activation", None), "__name__", None)] for layer in model.layers]
+    activations = [getattr(getattr(layer, "activation", None), "__name__", None) for layer in model.layers]
+    layers = [[type(layer).__name__, activation] for layer, activation in zip(model.layers, activations)]
     print("LOADED", json.dumps([folder, layers, state, difference]))
 """
 
@@ -128,20 +137,19 @@ def test_the_network_recipe_trains_saves_and_loads_every_layers_state(tanh_batch
         assert metrics["numpy_forward_max_abs_difference"] < 1e-5 and metrics["test_accuracy"] > 0.6
 
 
-def test_an_activation_the_numpy_pass_cannot_compute_stops_before_training(tmp_path, subset_configs):
+def test_an_activation_the_numpy_pass_cannot_compute_stops_before_training(run, tmp_path):
     workflow = copy_workflow(tmp_path / "workflow")
     model = workflow / "scripts" / "mnist_dropout" / "model.py"
     model.write_text(model.read_text().replace('activation="relu"', 'activation="gelu"', 1))
     overlay = write_yaml(tmp_path / "one.yaml", {"dropout": [0.3], "train": {"epochs": 1}})
-    result = snakemake(
-        tmp_path / "run", "--cores", "1", configs=[*subset_configs, overlay], workflow=workflow, check=False
-    )
+    workdir = with_the_runs_dataset(run, tmp_path / "run")
+    result = snakemake(workdir, "--cores", "1", configs=[*run[1], overlay], workflow=workflow, check=False)
     assert result.returncode != 0
     (log,) = (tmp_path / "run" / "results" / "logs" / "train").glob("*/p0.3_seed0.log")
     errors = [line for line in log.read_text().splitlines() if line.startswith("ERROR")]
     assert errors == [
         "ERROR: layer dense: activation gelu has no NumPy forward pass; use one of linear, relu, tanh, sigmoid, "
-        "softmax, elu, selu, softplus, or add it to mnist_dropout.metrics.ACTIVATIONS"
+        "softmax, elu, selu, softplus, or add it to mnist_dropout.evaluation.ACTIVATIONS"
     ]
     assert "Epoch 1" not in log.read_text()
     assert not list((tmp_path / "run" / "results" / "models").glob("*/p0.3/seed0/*"))

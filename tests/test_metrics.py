@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from mnist_dropout.figures import failure_indices
-from mnist_dropout.metrics import confusion_matrix, forward_pass, precision_recall_f1, softmax
+from mnist_dropout.evaluation import confusion_matrix, forward_pass, precision_recall_f1, softmax
 
 
 def test_confusion_matrix_counts_true_rows_and_predicted_columns():

@@ -8,18 +8,22 @@ import numpy as np
 import pytest
 
 from conftest import SUBSET
-from mnist_dropout.metrics import ACTIVATIONS, forward_pass
 from mnist_dropout.dataset import preprocess
 from mnist_dropout.idx import load_idx
 from mnist_dropout.model import RuntimeRateDropout, build_model, compile_model, saveable
 from mnist_dropout.training import split_validation, train_model
-from mnist_dropout.evaluation import evaluate_model, numpy_steps
+from mnist_dropout.evaluation import ACTIVATIONS, evaluate_model, forward_pass, numpy_steps
 from mnist_dropout.jobs import InputError, NotFiniteError
 
 
 def mlp(dropout, hidden_units=(512, 512), learning_rate=0.001, optimizer="rmsprop", steps_per_execution=1, **kw):
     """The study's model, compiled as a training job compiles it."""
     return compile_model(build_model(dropout, hidden_units, **kw), learning_rate, optimizer, steps_per_execution)
+
+
+def training(batch_size, epochs, validation_split, early_stopping=None):
+    """`train` settings for train_model."""
+    return dict(batch_size=batch_size, epochs=epochs, validation_split=validation_split, early_stopping=early_stopping)
 
 
 def layer_kinds(model):
@@ -60,7 +64,7 @@ def test_numpy_forward_pass_agrees_with_keras(subset):
     x, y = subset
     keras.utils.set_random_seed(1)
     model = mlp(0.2, hidden_units=[64, 64])
-    history = train_model(model, x, y, batch_size=128, epochs=2, validation_split=0.1, early_stopping=None, seed=1)
+    history = train_model(model, x, y, training(128, 2, 0.1), seed=1)
     assert [row["epoch"] for row in history] == [1, 2]
     keras_probabilities = model.predict(x, verbose=0)
     numpy_probabilities = forward_pass(x, numpy_steps(model))
@@ -74,7 +78,7 @@ def test_the_saved_form_is_the_trained_model_with_keras_dropout(subset):
     trained = build_model(0.3, hidden_units=[32, 32], dropout_layer=RuntimeRateDropout)
     trained.add(keras.layers.BatchNormalization())
     compile_model(trained)
-    train_model(trained, x, y, batch_size=128, epochs=1, validation_split=0.1, early_stopping=None, seed=2)
+    train_model(trained, x, y, training(128, 1, 0.1), seed=2)
     saved = saveable(trained)
     assert layer_kinds(saved) == ["Dense", "Dropout", "Dense", "Dropout", "Dense", "BatchNormalization"]
     assert [layer.rate for layer in saved.layers if hasattr(layer, "rate")] == [0.3, 0.3]
@@ -113,7 +117,7 @@ def test_the_numpy_pass_follows_every_supported_activation_and_batch_normalizati
     model.add(keras.layers.Activation("tanh"))
     model.add(keras.layers.Dense(10, activation="softmax"))
     compile_model(model)
-    train_model(model, x, y, batch_size=128, epochs=1, validation_split=0.1, early_stopping=None, seed=4)
+    train_model(model, x, y, training(128, 1, 0.1), seed=4)
     steps = numpy_steps(model)
     assert [name for name, _ in steps][-4:] == ["Dense", "BatchNormalization", "Activation", "Dense"]
     assert [arguments["activation"] for name, arguments in steps if name == "Dense"] == [*ACTIVATIONS, "softmax"]
@@ -153,16 +157,7 @@ def test_early_stopping_stops_when_validation_loss_stops_improving(subset):
     x, y = subset
     keras.utils.set_random_seed(0)
     model = mlp(0.0, hidden_units=[256, 256], learning_rate=0.01)
-    history = train_model(
-        model,
-        x,
-        y,
-        batch_size=32,
-        epochs=30,
-        validation_split=0.1,
-        early_stopping={"monitor": "val_loss", "patience": 2},
-        seed=0,
-    )
+    history = train_model(model, x, y, training(32, 30, 0.1, {"monitor": "val_loss", "patience": 2}), seed=0)
     losses = [row["val_loss"] for row in history]
     best = int(np.argmin(losses))
     # Stops exactly `patience` epochs after the best one, well before 30.
@@ -175,7 +170,7 @@ def test_restore_best_weights_tests_the_best_epochs_weights(subset, restore):
     keras.utils.set_random_seed(0)
     model = mlp(0.0, hidden_units=[256, 256], learning_rate=0.01)
     early_stopping = {"monitor": "val_loss", "patience": 2, "restore_best_weights": restore}
-    history = train_model(model, x, y, 32, 30, 0.1, early_stopping, seed=0)
+    history = train_model(model, x, y, training(32, 30, 0.1, early_stopping), seed=0)
     losses = [row["val_loss"] for row in history]
     assert len(history) == int(np.argmin(losses)) + 3  # stopped 2 epochs past the best
     _, (x_val, y_val) = split_validation(x, keras.utils.to_categorical(y, 10), 0.1)
@@ -191,7 +186,7 @@ def test_steps_per_execution_computes_the_same_bits(subset):
     for steps in (1, 8):
         keras.utils.set_random_seed(3)
         model = mlp(0.3, hidden_units=[64, 64], steps_per_execution=steps)
-        history = train_model(model, x, y, batch_size=32, epochs=2, validation_split=0.1, early_stopping=None, seed=3)
+        history = train_model(model, x, y, training(32, 2, 0.1), seed=3)
         weights.append((trained_bytes(model), [r["val_loss"] for r in history]))
     assert weights[0] == weights[1]
 
@@ -224,7 +219,8 @@ import keras
 configure_backend(threads=1, seed=7)
 x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
 model = compile_model(build_model(0.5, hidden_units=[128, 128], dropout_layer=RuntimeRateDropout))
-history = train_model(model, x[:1000], y[:1000], 128, 3, 0.1, {{"monitor": "val_loss", "patience": 2}}, seed=7)
+settings = dict(batch_size=128, epochs=3, validation_split=0.1, early_stopping=dict(monitor="val_loss", patience=2))
+history = train_model(model, x[:1000], y[:1000], settings, seed=7)
 digest = hashlib.sha256()
 for weight in model.trainable_weights:
     digest.update(keras.ops.convert_to_numpy(weight).tobytes())
@@ -315,7 +311,8 @@ for p in (0.1, 0.3, 0.7, 0.123456789):
         configure_backend(threads=1, seed=11)
         model = compile_model(build_model(p, hidden_units=[64, 64], dropout_layer=layer))
         assert [type(l) for l in model.layers].count(layer) == 2
-        history = train_model(model, x[:1000], y[:1000], 128, 2, 0.1, None, seed=11)
+        settings = dict(batch_size=128, epochs=2, validation_split=0.1, early_stopping=None)
+        history = train_model(model, x[:1000], y[:1000], settings, seed=11)
         digest = hashlib.sha256(repr([r["loss"] for r in history]).encode())
         for weight in model.trainable_weights:
             digest.update(keras.ops.convert_to_numpy(weight).tobytes())
@@ -350,7 +347,7 @@ from mnist_dropout.training import train_model
 configure_backend(threads=1, seed=0)
 x, y = preprocess(load_idx({images!r}), load_idx({labels!r}))
 model = compile_model(build_model({dropout}, hidden_units=[64, 64], dropout_layer=RuntimeRateDropout))
-train_model(model, x[:500], y[:500], 128, 1, 0.1, None, seed=0)
+train_model(model, x[:500], y[:500], dict(batch_size=128, epochs=1, validation_split=0.1, early_stopping=None), seed=0)
 """
 
 
@@ -410,7 +407,7 @@ else:
         return step(state, data)
 
 model.train_step = recorded_step
-history = train_model(model, x, y, 128, 3, 0.1, None, seed=5)
+history = train_model(model, x, y, dict(batch_size=128, epochs=3, validation_split=0.1, early_stopping=None), seed=5)
 print("SERVED", json.dumps(served))
 print("VAL_LOSS", json.dumps([row["val_loss"] for row in history]))
 """

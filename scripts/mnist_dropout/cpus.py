@@ -1,5 +1,5 @@
-"""Claiming CPUs for a training job: each job pinned to CPUs that no other
-training job of this user computes on, waiting for them while all are held."""
+"""Claiming CPUs: each training job pinned to CPUs no other job of this user
+computes on, waiting while all are held."""
 
 import contextlib
 import fcntl
@@ -21,10 +21,8 @@ _claims = []
 
 
 def private_directory(path):
-    """`path` as a directory only this user can use, created with mode 0700 if
-    absent. The shared temporary folder is writable by everyone, so another user
-    could have prepared the name: a symlink or another owner is refused. One of
-    ours that others may read (as earlier versions made it) is made private."""
+    """`path` as a directory only this user can use (made 0700). The shared
+    temporary folder is everyone's: a symlink or another owner is refused."""
     path = Path(path)
     with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o700, parents=True)
@@ -40,9 +38,8 @@ def private_directory(path):
 
 
 def _try_claim(allowed, count, lock_dir):
-    """`count` CPUs of `allowed` whose locks were free, now held by this process;
-    or None, holding none (so that two jobs waiting for two CPUs each never hold
-    one each)."""
+    """`count` CPUs of `allowed` whose locks were free, now held; or None,
+    holding none (two jobs waiting for two CPUs never hold one each)."""
     held = {}
     for cpu in allowed:
         descriptor = os.open(lock_dir / f"cpu{cpu}.lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)

@@ -1,5 +1,4 @@
-"""The preprocessed dataset: MNIST as the original feeds it to Keras, one
-.npy file per array."""
+"""The preprocessed dataset: MNIST as the original feeds it to Keras."""
 
 import os
 from pathlib import Path
@@ -15,9 +14,8 @@ def preprocess(images, labels):
     return features, labels.astype(np.uint8)
 
 
-# The preprocessed dataset: one uncompressed .npy file per array, which jobs
-# map into memory rather than read: no copy per job, the pages shared by all
-# jobs of a machine through the page cache.
+# One uncompressed .npy file per array, which jobs map into memory: no copy per
+# job, the pages shared through the page cache.
 DATASET_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 
 

@@ -1,6 +1,5 @@
-"""Writing the workflow's CSV and JSON files, each whole (a temporary name,
-then renamed). Training writes with this module, so editing it retrains; the
-readers are apart (reading.py)."""
+"""Writing the workflow's CSV and JSON files, each whole. Training writes with
+this module, so editing it retrains; the readers are apart (reading.py)."""
 
 import csv
 import json

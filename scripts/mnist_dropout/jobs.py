@@ -8,16 +8,14 @@ import sys
 
 
 class InputError(Exception):
-    """A problem the user can act on (bad input, a model that failed its
-    checks); reported as one line, without a traceback."""
+    """A problem the user can act on, reported as one line without a traceback."""
 
 
 class NotFiniteError(InputError):
     """A model diverged: NaN or infinite losses, weights or probabilities."""
 
 
-# Faults of the machine that stop a job's files, with what the job could not
-# do and what fixes it.
+# Faults of the machine that stop a job's files: what the job could not do, the fix.
 WRITE_FAULTS = {
     errno.ENOSPC: ("write", "free space on its filesystem"),
     errno.EDQUOT: ("write", "free space within your disk quota"),
@@ -52,9 +50,8 @@ def fail(message, fallback=2):
 
 @contextlib.contextmanager
 def log_to(log_path):
-    """Send stdout and stderr to `log_path`, at file-descriptor level so that
-    TensorFlow's C++ messages land there too; report InputError and a fault
-    of the machine that stops writing (a full disk, say) as one line."""
+    """Send stdout and stderr to `log_path` (file descriptors: TensorFlow's C++
+    messages too); report an InputError or a WRITE_FAULTS error as one line."""
     sys.stdout.flush()
     sys.stderr.flush()
     try:
@@ -89,7 +86,6 @@ def atomic_output(path):
     directory, name = os.path.split(path)
     stem, extension = os.path.splitext(name)
     # Keep the extension: numpy and Keras choose the format by it.
-    # Not created here (the writer creates it, with the usual permissions).
     temporary = os.path.join(directory, f".{stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{extension}")
     try:
         yield temporary

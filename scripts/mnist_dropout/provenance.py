@@ -2,6 +2,7 @@
 its comments, docstrings or layout), the checkout's git version, the machine."""
 
 import ast
+import contextlib
 import hashlib
 import json
 import platform
@@ -14,8 +15,6 @@ from .jobs import InputError
 # Instruction-set extensions that decide which kernels XLA and oneDNN compile:
 # results are bitwise reproducible only on CPUs with the same ones.
 SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "asimd", "sve")
-
-
 # Nodes whose body may start with a docstring.
 DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -100,17 +99,14 @@ def code_version(directory):
 def cpu():
     """The CPU model and the instruction-set extensions it has of SIMD_FLAGS."""
     model, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as stream:
-            for line in stream:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and model in ("", platform.processor(), platform.machine()):
-                    model = value.strip()
-                elif key.strip() in ("flags", "Features"):
-                    flags = set(value.split())
-                    break
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as stream:
+        for line in stream:
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model in ("", platform.processor(), platform.machine()):
+                model = value.strip()
+            elif key.strip() in ("flags", "Features"):
+                flags = set(value.split())
+                break
     return {"model": model, "instruction_set": [flag for flag in SIMD_FLAGS if flag in flags]}
 
 

@@ -26,7 +26,7 @@ NOT_KEYED = ("__init__", "jobs", "cpus", "provenance")
 TRAINING_SCRIPT = "train_and_evaluate.py"
 SCRIPT_MODULES = {
     "preprocess.py": ("dataset", "idx"),
-    "train_and_evaluate.py": ("backend", "dataset", "evaluation", "files", "metrics", "model", "training"),
+    "train_and_evaluate.py": ("backend", "dataset", "evaluation", "files", "model", "training"),
     "aggregate.py": ("files", "reading", "summary", "tables", "uncertainty"),
     "plot_curves.py": ("figures", "files", "reading", "tables"),
     "plot_test_accuracy.py": ("figures", "files", "reading", "tables", "uncertainty"),

@@ -8,11 +8,10 @@ import time
 import keras
 import numpy as np
 
-from .evaluation import evaluate_model, numpy_steps
+from .evaluation import evaluate_model, not_finite, numpy_steps
 from .files import HISTORY_COLUMNS, write_csv, write_json
 from .jobs import NotFiniteError, atomic_output
-from .metrics import NUM_CLASSES, not_finite
-from .model import RuntimeRateDropout, build_model, compile_model, saveable
+from .model import NUM_CLASSES, RuntimeRateDropout, build_model, compile_model, saveable
 
 
 def split_validation(x, y, validation_split):
@@ -61,22 +60,24 @@ class EpochCallback(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def train_model(model, x, y, batch_size, epochs, validation_split, early_stopping, seed):
-    """`fit` as the original: the last `validation_split` of the arrays held out
-    unshuffled, the rest reshuffled every epoch (from `seed`). Returns history rows."""
-    (x_train, y_train), validation = split_validation(x, keras.utils.to_categorical(y, NUM_CLASSES), validation_split)
-    batches = EpochShuffledBatches(x_train, y_train, batch_size, seed)
+def train_model(model, x, y, train, seed):
+    """`fit` as the original, with the `train` settings: the last
+    validation_split of the arrays held out unshuffled, the rest reshuffled
+    every epoch (from `seed`). Returns history rows."""
+    y = keras.utils.to_categorical(y, NUM_CLASSES)
+    (x_train, y_train), validation = split_validation(x, y, train["validation_split"])
+    batches = EpochShuffledBatches(x_train, y_train, train["batch_size"], seed)
     epoch_callback = EpochCallback(batches)
     callbacks = [epoch_callback]
-    if early_stopping:
+    if train["early_stopping"]:
         # monitor, patience and (optionally) restore_best_weights, as Keras names them.
-        callbacks.append(keras.callbacks.EarlyStopping(**early_stopping))
+        callbacks.append(keras.callbacks.EarlyStopping(**train["early_stopping"]))
     history = model.fit(
         batches,
-        epochs=epochs,
+        epochs=train["epochs"],
         shuffle=False,  # the order is the dataset's; Keras would shuffle batches again
         validation_data=validation,
-        validation_batch_size=batch_size,
+        validation_batch_size=train["batch_size"],
         callbacks=callbacks,
         verbose=2,
     )
@@ -104,16 +105,7 @@ def train_and_evaluate(data, dropout_label, seed, train, steps_per_execution, en
     numpy_steps(model)  # a layer the NumPy check cannot compute stops the job before training
     compile_model(model, train["learning_rate"], train["optimizer"], steps_per_execution)
     model.summary()
-    history = train_model(
-        model,
-        data["x_train"],
-        data["y_train"],
-        batch_size=train["batch_size"],
-        epochs=train["epochs"],
-        validation_split=train["validation_split"],
-        early_stopping=train["early_stopping"],
-        seed=seed,
-    )
+    history = train_model(model, data["x_train"], data["y_train"], train, seed)
     diverged = not_finite(
         **{"training loss": [row["loss"] for row in history], "validation loss": [row["val_loss"] for row in history]},
         weights=[keras.ops.convert_to_numpy(weight) for weight in model.weights],
