@@ -9,8 +9,8 @@ from mnist_dropout import settings as study
 from mnist_dropout.config import ConfigError, check_config as check_study_config
 from mnist_dropout.idx import IDX_FILES, IDX_NAMES
 from mnist_dropout.jobs import write_fault
-from mnist_dropout.paths import DATASET, MODEL_DIR, SETTINGS_FILE
 from mnist_dropout.kept import kept_models_state
+from mnist_dropout.paths import DATASET, FIGURE, MODEL_DIR, SETTINGS_FILE
 from mnist_dropout.settings import dropout_label
 
 
@@ -76,19 +76,6 @@ def get_analysed_settings():
     return study.settings_key(study.model_settings(config, get_code(), combination))
 
 
-def get_swept_values():
-    """{settings key: {swept setting: its value}} of every combination; the
-    settings the sweep gives several values are the summary's extra columns."""
-    swept = [name for name, values in config["sweep"].items() if len(values) > 1]
-    return {key: {name: model["train"][name] for name in swept} for key, model in get_settings_grid().items()}
-
-
-def get_early_stopping():
-    """{settings key: its early stopping settings}: they say which epoch is the
-    best and which was tested."""
-    return {key: model["train"]["early_stopping"] for key, model in get_settings_grid().items()}
-
-
 def get_runs():
     """Every (settings key, dropout, seed) to train, in a fixed order."""
     return study.runs(config, get_settings_grid())
@@ -116,3 +103,10 @@ def get_kept_models_state():
     """A digest of the kept model folders the config does not use (the export
     reads them; the config's are its inputs)."""
     return kept_models_state("results", set(get_runs()))
+
+
+def figure(name, category):
+    """The figure `name` of paths.FIGURES, in the report with its caption
+    report/NAME.rst (failure{digit}: failure.rst)."""
+    caption = f"../report/{name.format(digit='')}.rst"
+    return report(FIGURE.format(name=name), caption=caption, category=category)

@@ -1,39 +1,39 @@
 """Rule `aggregate`: every run's history and test metrics into summary.csv and
-summary.md, headed by the settings the models were trained with."""
+summary.md, with a column per setting in which the settings folders differ."""
 
 from pathlib import Path
 
-from mnist_dropout.jobs import atomic_output, log_to
 from mnist_dropout.files import write_csv
-from mnist_dropout.reading import MODEL_FILE_READERS, read_yaml
+from mnist_dropout.jobs import atomic_output, log_to
+from mnist_dropout.kept import MODEL_FILE_READERS, model_fields, training_settings
+from mnist_dropout.paths import SETTINGS_FILE
 from mnist_dropout.summary import summary_markdown
-from mnist_dropout.tables import summary_columns, summary_row
+from mnist_dropout.tables import differing_settings, summary_columns, summary_row
 
 read_history, read_metrics = MODEL_FILE_READERS["history.csv"], MODEL_FILE_READERS["metrics.json"]
 
 with log_to(snakemake.log[0]):
-    swept, early_stopping = snakemake.params.swept, snakemake.params.early_stopping
-    for path in snakemake.input.settings:
-        read_yaml(path, ("train", "data", "code"))
-    rows = [
-        summary_row(
-            settings,
-            swept[settings],
-            dropout,
-            seed,
-            read_history(history),
-            read_metrics(metrics),
-            early_stopping[settings],
+    trained_with = training_settings(snakemake.input.settings)
+    swept = differing_settings(trained_with)
+    rows = []
+    for history, metrics in zip(snakemake.input.histories, snakemake.input.metrics):
+        run = model_fields(Path(history).parent)
+        train = trained_with[run["settings"]]
+        swept_values = {name: train[name] for name in swept}
+        rows.append(
+            summary_row(
+                run["settings"],
+                swept_values,
+                run["dropout"],
+                run["seed"],
+                read_history(history),
+                read_metrics(metrics),
+                train["early_stopping"],
+            )
         )
-        for (settings, dropout, seed), history, metrics in zip(
-            snakemake.params.runs, snakemake.input.histories, snakemake.input.metrics
-        )
-    ]
-    names = list(next(iter(swept.values())))
-    write_csv(snakemake.output.csv, rows, summary_columns(names))
-    markdown = summary_markdown(
-        rows, Path(snakemake.input.analysed_settings).read_text(), names, snakemake.params.analysed
-    )
+    write_csv(snakemake.output.csv, rows, summary_columns(swept))
+    analysed = snakemake.params.analysed
+    markdown = summary_markdown(rows, Path(SETTINGS_FILE.format(settings=analysed)).read_text(), swept, analysed)
     with atomic_output(snakemake.output.markdown) as temporary, open(temporary, "w") as stream:
         stream.write(markdown)
     print(markdown)

@@ -2,16 +2,17 @@
 line per combination of swept settings."""
 
 from mnist_dropout.figures import plot_test_accuracy
-from mnist_dropout.reading import read_csv
 from mnist_dropout.jobs import log_to
-from mnist_dropout.tables import SUMMARY_COLUMNS, by_settings, combination_label, per_dropout
+from mnist_dropout.kept import read_csv, training_settings
+from mnist_dropout.tables import SUMMARY_COLUMNS, by_settings, combination_labels, per_dropout
 from mnist_dropout.uncertainty import CONFIDENCE, intervals_by_dropout
 
 with log_to(snakemake.log[0]):
-    swept = snakemake.params.swept
+    rows = read_csv(snakemake.input.summary, SUMMARY_COLUMNS)
+    labels = combination_labels(training_settings(snakemake.input.settings))
     curves = {
-        combination_label(swept[settings]): intervals_by_dropout(per_dropout(rows, "test_accuracy"))
-        for settings, rows in by_settings(read_csv(snakemake.input[0], SUMMARY_COLUMNS)).items()
+        labels[settings]: intervals_by_dropout(per_dropout(group, "test_accuracy"))
+        for settings, group in by_settings(rows).items()
     }
     for label, curve in curves.items():
         for p, drawn in sorted(curve.items()):

@@ -1,12 +1,16 @@
 """Each figure draws the values it is given: checked on the artists a plotting
 function leaves on its figure, so a bar, band or line left out fails."""
 
+import re
+
 import numpy as np
 import pytest
 
 from mnist_dropout.figures import plot_failures, plot_fit_loss, plot_metric_by_dropout, plot_precision_recall
 from mnist_dropout.figures import plot_test_accuracy
+from mnist_dropout.paths import figure_paths
 from mnist_dropout.uncertainty import intervals_by_dropout
+from conftest import snakemake
 from test_uncertainty import T_975_4, TABLE
 
 
@@ -96,3 +100,11 @@ def test_the_failure_grid_shows_each_image_titled_with_its_prediction(tmp_path):
     for axes, image in zip(shown, images, strict=True):
         np.testing.assert_array_equal(axes.images[0].get_array(), image)
     assert len(figure.axes) == 32 and 'wrongly judged "is an 8" (p = 0.3, seed 0)' in figure._suptitle.get_text()
+
+
+def test_the_rules_draw_exactly_the_figure_list(tmp_path, subset_configs):
+    # A dry run of everything: each job's outputs, one line each.
+    result = snakemake(tmp_path, "--dry-run", "--forceall", configs=subset_configs)
+    outputs = re.findall(r"^\s+output: (.+)$", result.stdout + result.stderr, flags=re.MULTILINE)
+    drawn = {path for line in outputs for path in line.split(", ") if path.startswith("results/figures/")}
+    assert sorted(drawn) == sorted(figure_paths(8))

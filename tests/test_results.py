@@ -3,14 +3,15 @@ import pytest
 
 from mnist_dropout.figures import curve_band, digit_with_article
 from mnist_dropout.files import write_csv
-from mnist_dropout.reading import MODEL_FILE_READERS, DamagedFileError, read_csv
+from mnist_dropout.kept import MODEL_FILE_READERS, DamagedFileError, by_model, read_csv
 from mnist_dropout.summary import answer_markdown, summary_markdown
 from mnist_dropout.tables import (
     SUMMARY_COLUMNS,
     best_epoch,
     combination_label,
-    group_by_run,
-    seeds_of,
+    combination_labels,
+    differing_settings,
+    per_dropout,
     select_dropout,
     summary_columns,
     summary_row,
@@ -88,7 +89,9 @@ def test_summary_markdown_has_run_and_per_dropout_tables():
     assert "| 0 | 2 | 5.0 ± 1.4 | 0.9800 ± 0.0000 | 0.0800 ± 0.0000 | 0.9810 ± 0.0014 |" in text
     assert "| 0.3 | 1 | 5.0 | 0.9800 | 0.0800 | 0.9790 |" in text  # no spread from one seed
     headed = summary_markdown(summary, "train: {epochs: 3}\n")
-    assert headed.startswith("# Summary\n\n## Trained with settings 0123456789ab\n\n```yaml\ntrain: {epochs: 3}\n```")
+    # The answer first, the settings last.
+    assert headed.startswith("# Summary\n\n## Which p is best, and how sure\n\n")
+    assert headed.endswith("## Trained with settings 0123456789ab\n\n```yaml\ntrain: {epochs: 3}\n```\n")
 
 
 def test_swept_settings_become_columns_and_labels():
@@ -102,12 +105,32 @@ def test_swept_settings_become_columns_and_labels():
     assert summary_columns([]) == SUMMARY_COLUMNS
 
 
-def test_group_by_run_keeps_settings_in_run_order_and_dropout_ascending():
-    runs = [("b", 0.5, 0), ("b", 0.0, 1), ("a", 0.0, 0), ("b", 0.0, 0)]
-    assert group_by_run(runs, ["b.5", "b0s1", "a0", "b0s0"]) == {
-        "b": {0.0: ["b0s0", "b0s1"], 0.5: ["b.5"]},
-        "a": {0.0: ["a0"]},
+def test_model_files_group_by_settings_in_run_order_then_dropout_and_seed_ascending():
+    paths = [f"results/models/{key}/p{p}/seed{seed}/history.csv" for key, p, seed in RUNS]
+    assert by_model(paths) == {
+        "bbbbbbbbbbbb": {0.0: {0: paths[3], 1: paths[1]}, 0.5: {0: paths[0]}},
+        "aaaaaaaaaaaa": {0.0: {0: paths[2]}},
     }
+    # Summary rows: values per p, by seed.
+    rows = [{"dropout": float(p), "seed": seed, "test_accuracy": index / 10} for index, (_, p, seed) in enumerate(RUNS)]
+    assert per_dropout(rows[:2] + rows[3:], "test_accuracy") == {0.0: [0.3, 0.1], 0.5: [0.0]}
+
+
+RUNS = [("bbbbbbbbbbbb", "0.5", 0), ("bbbbbbbbbbbb", "0.0", 1), ("aaaaaaaaaaaa", "0.0", 0), ("bbbbbbbbbbbb", "0.0", 0)]
+
+
+def test_the_swept_settings_are_those_in_which_the_settings_folders_differ():
+    trained_with = {
+        "k1": {"learning_rate": 0.001, "hidden_units": [512, 512], "early_stopping": None},
+        "k2": {"learning_rate": 0.0005, "hidden_units": [512, 512], "early_stopping": {"patience": 2}},
+    }
+    assert differing_settings(trained_with) == ["early_stopping", "learning_rate"]
+    labels = combination_labels(trained_with)
+    assert labels == {
+        "k1": "early_stopping null, learning_rate 0.001",
+        "k2": 'early_stopping {"patience": 2}, learning_rate 0.0005',
+    }
+    assert differing_settings({"k1": trained_with["k1"]}) == [] and combination_labels({"k1": {}}) == {"k1": ""}
 
 
 def test_summary_markdown_of_a_sweep_names_each_combination():
@@ -148,11 +171,6 @@ def test_curve_band_summarises_each_epoch_over_the_runs_that_reached_it():
     np.testing.assert_allclose(low, [0.4, 0.2, 0.3])
     np.testing.assert_allclose(high, [0.6, 0.4, 0.3])
     assert counts.tolist() == [2, 2, 1]
-
-
-def test_seeds_of_picks_one_dropout_value_in_seed_order():
-    runs = [("k", 0.0, 1), ("k", 0.3, 2), ("k", 0.3, 0), ("k", 0.5, 0)]
-    assert seeds_of(0.3, runs, ["a", "b", "c", "d"]) == [(0, "c"), (2, "b")]
 
 
 def test_failure_titles_use_the_article_of_the_spoken_digit():

@@ -14,7 +14,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from conftest import CHROMIUM, planned_jobs, snakemake
-from mnist_dropout.reading import read_csv, read_json
+from mnist_dropout.kept import read_csv, read_json
 from mnist_dropout.kept import model_dirs
 from mnist_dropout.settings import dropout_label
 from mnist_dropout.tracking import EXPERIMENT
@@ -44,7 +44,8 @@ def exported(two_settings, tmp_path_factory):
     snakemake(workdir, "--cores", "1", configs=configs)
     (other,) = {fields["settings"] for _, fields in model_dirs(workdir / "results")} - current_settings(workdir)
     models = workdir / "results" / "models" / other
-    shutil.copytree(models / "p0.5" / "seed0", models / "p0.5" / "seed1")
+    # Copied without its files' times (no `cp -p`).
+    shutil.copytree(models / "p0.5" / "seed0", models / "p0.5" / "seed1", copy_function=shutil.copyfile)
     for name in ("metrics.json", "predictions.npz"):
         (models / "p0.5" / "seed1" / name).unlink()
     (models / "p0.7" / "seed0").mkdir(parents=True)
@@ -137,6 +138,10 @@ def test_every_kept_model_is_one_run_with_the_values_of_its_files(exported, tmp_
         copy = client.download_artifacts(found.info.run_id, "settings.yaml", str(tmp_path))
         assert Path(copy).read_bytes() == (model_dir.parent.parent / "settings.yaml").read_bytes()
     assert learning_rates == {0.001, 0.0005}
+    # The times are those the job recorded, not the files': the copy has its original's.
+    (other,) = {fields["settings"] for _, fields in folders} - current_settings(workdir)
+    copy, original = (runs[f"{other}/p0.5/seed{seed}"].info for seed in (1, 0))
+    assert (copy.start_time, copy.end_time) == (original.start_time, original.end_time)
     assert sorted(statuses).count(("FINISHED", "evaluated")) == 6
     assert sorted(status for status in statuses if status[0] != "FINISHED") == [
         ("KILLED", "incomplete"),

@@ -1,14 +1,29 @@
-"""The model folders kept under results/: where they are, what state their
-files are in (each read through mnist_dropout.reading) and what they were
-trained with. Read by the rules, the runs listing and the MLflow export."""
+"""The results the workflow kept, read one way. Every file is checked: one that
+is unreadable or not what the workflow wrote (a copy cut short, a full disk,
+an editor) stops its reader with one line naming the file and what to do.
+`model_record` is what the runs listing and the MLflow export know of a model
+folder. Training does not import this module: editing it trains nothing."""
 
+import csv
 import hashlib
+import json
 import re
+import zipfile
+from datetime import datetime
 from pathlib import Path
 
-from .paths import MODEL_DIR, SETTINGS_FILE
-from .reading import MODEL_FILE_READERS, DamagedFileError, read_yaml
+import numpy as np
+import yaml
 
+from .files import HISTORY_COLUMNS
+from .jobs import InputError
+from .paths import MODEL_DIR, SETTINGS_FILE
+
+# Columns that stay text even when they look like numbers (a settings key can
+# be all digits, or read as a float like "1234e5678901").
+TEXT_COLUMNS = ("settings",)
+# What goes wrong reading a damaged file, by the reader that meets it.
+DAMAGE = (OSError, ValueError, KeyError, EOFError, csv.Error, yaml.YAMLError, zipfile.BadZipFile)
 STATUSES = {
     "evaluated": ("model.keras", "history.csv", "train_info.json", "metrics.json", "predictions.npz"),
     "trained": ("model.keras", "history.csv", "train_info.json"),
@@ -17,39 +32,138 @@ STATUSES = {
 MODEL_DIR_PATTERN = re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(MODEL_DIR)) + "$")
 
 
-def read_or_none(path, read):
-    """read(path) (a reader of mnist_dropout.reading), or None if the file is
-    missing or damaged."""
+class DamagedFileError(InputError):
+    """A kept file the workflow wrote is unreadable or incomplete."""
+
+
+def damaged(path, problem):
+    """The error for `path`, with the fix: the job that wrote it run again
+    (Snakemake does not remake a file that is present, nor one deleted while
+    what is made from it is present)."""
+    path = Path(path)
+    if path.name in MODEL_FILE_READERS:
+        fix = (
+            f"to train its model again, rerun snakemake with --forcerun {path} (a model of the current config), "
+            f"or delete {path.parent}"
+        )
+    else:
+        fix = f"to make it again, rerun snakemake with --forcerun {path}"
+    return DamagedFileError(f"{path}: unreadable, or not what the workflow wrote ({problem}); {fix}")
+
+
+def checked(path, read):
+    """read(path), a damaged file raised as DamagedFileError."""
     try:
         return read(path)
     except DamagedFileError:
+        raise
+    except DAMAGE as error:
+        raise damaged(path, str(error) or type(error).__name__) from None
+
+
+def _number(text):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _csv_rows(path, columns):
+    text = Path(path).read_text()
+    if not text.endswith("\n"):
+        raise ValueError("its last line is cut short")
+    reader = csv.DictReader(text.splitlines())
+    missing = [column for column in columns if column not in (reader.fieldnames or ())]
+    if missing:
+        raise ValueError(f"no column {', '.join(missing)}")
+    rows = []
+    for row in reader:
+        if None in row or None in row.values():
+            raise ValueError(f"line {reader.line_num} does not have {len(reader.fieldnames)} fields")
+        rows.append({key: value if key in TEXT_COLUMNS else _number(value) for key, value in row.items()})
+    if not rows:
+        raise ValueError("no rows")
+    return rows
+
+
+def read_csv(path, columns=()):
+    """Rows as dicts, numeric fields converted to int or float; the file must
+    end in a newline and every row have every column, `columns` among them."""
+    return checked(path, lambda path: _csv_rows(path, columns))
+
+
+def _keys_of(data, keys):
+    if not isinstance(data, (dict, set, np.lib.npyio.NpzFile)):
+        raise ValueError(f"a {type(data).__name__}, not a mapping")
+    missing = [key for key in keys if key not in data]
+    if missing:
+        raise KeyError(f"no {', '.join(missing)}")
+    return data
+
+
+def read_json(path, keys=()):
+    """A JSON object holding `keys`."""
+    return checked(path, lambda path: _keys_of(json.loads(Path(path).read_text()), keys))
+
+
+def read_yaml(path, keys=()):
+    """A YAML mapping holding `keys`."""
+    return checked(path, lambda path: _keys_of(yaml.safe_load(Path(path).read_text()) or {}, keys))
+
+
+def read_arrays(path, keys):
+    """{key: array} of the .npz file `path`, loaded whole."""
+
+    def read(path):
+        with np.load(path, allow_pickle=False) as arrays:
+            return {key: arrays[key] for key in _keys_of(arrays, keys)}
+
+    return checked(path, read)
+
+
+def _keras_archive(path):
+    # A .keras file is a zip of the model's config and weights; its table of
+    # contents is read, not the weights.
+    with zipfile.ZipFile(path) as archive:
+        return _keys_of(set(archive.namelist()), ("config.json", "model.weights.h5"))
+
+
+# How each kept file of a model is read and checked, with the keys every later
+# reader relies on.
+MODEL_FILE_READERS = {
+    "model.keras": lambda path: checked(path, _keras_archive),
+    "history.csv": lambda path: read_csv(path, HISTORY_COLUMNS),
+    "train_info.json": lambda path: read_json(path, ("train", "environment")),
+    "metrics.json": lambda path: read_json(path, ("test_loss", "test_accuracy", "precision", "recall", "f1")),
+    "predictions.npz": lambda path: read_arrays(path, ("y_true", "y_pred")),
+}
+
+
+def read_settings(path):
+    """A settings folder's settings.yaml."""
+    return read_yaml(path, ("train", "data", "code"))
+
+
+def model_fields(model_dir):
+    """{settings, dropout, seed} of a model folder's path, or None if the
+    workflow names no model folder so."""
+    match = MODEL_DIR_PATTERN.search(Path(model_dir).as_posix())
+    try:
+        return {"settings": match["settings"], "dropout": float(match["dropout"]), "seed": int(match["seed"])}
+    except (TypeError, ValueError):
         return None
 
 
-def read_model_file(model_dir, name):
-    """The kept file `name` of a model folder, read and checked; None if it is
-    missing or damaged."""
-    return read_or_none(model_dir / name, MODEL_FILE_READERS[name])
-
-
-def damage(model_dir):
-    """The DamagedFileError of the first damaged file of `model_dir`, or None."""
-    for name, read in MODEL_FILE_READERS.items():
-        if (model_dir / name).is_file():
-            try:
-                read(model_dir / name)
-            except DamagedFileError as error:
-                return error
-    return None
-
-
-def model_status(model_dir):
-    """'evaluated', 'trained' (not yet evaluated), 'incomplete' or 'damaged'
-    (a kept file unreadable or cut short: see damage)."""
-    if damage(model_dir):
-        return "damaged"
-    present = {path.name for path in model_dir.iterdir()}
-    return next((status for status, names in STATUSES.items() if present.issuperset(names)), "incomplete")
+def by_model(paths):
+    """{settings: {dropout: {seed: path}}} of files of model folders (as the
+    rules list them), settings in their order, dropout and seed ascending."""
+    grouped = {}
+    for path in paths:
+        fields = model_fields(Path(path).parent)
+        grouped.setdefault(fields["settings"], {}).setdefault(fields["dropout"], {})[fields["seed"]] = path
+    return {key: {p: dict(sorted(seeds.items())) for p, seeds in sorted(by_p.items())} for key, by_p in grouped.items()}
 
 
 def settings_file(results_dir, fields):
@@ -61,15 +175,12 @@ def settings_file(results_dir, fields):
 def model_dirs(results_dir):
     """[(model folder, {settings, dropout, seed})] of every model folder under
     `results_dir`, those of interrupted runs included, in a fixed order."""
-    found = []
-    for path in Path(results_dir).glob(MODEL_DIR.removeprefix("results/").format(settings="*", dropout="*", seed="*")):
-        match = MODEL_DIR_PATTERN.search("results/" + path.relative_to(results_dir).as_posix())
-        try:
-            fields = {"settings": match["settings"], "dropout": float(match["dropout"]), "seed": int(match["seed"])}
-        except (TypeError, ValueError):
-            continue  # not a model folder the workflow names
-        if path.is_dir():
-            found.append((path, fields))
+    pattern = MODEL_DIR.removeprefix("results/").format(settings="*", dropout="*", seed="*")
+    found = [
+        (path, model_fields("results/" + path.relative_to(results_dir).as_posix()))
+        for path in Path(results_dir).glob(pattern)
+    ]
+    found = [(path, fields) for path, fields in found if fields and path.is_dir()]
     return sorted(found, key=lambda item: (item[1]["settings"], item[1]["dropout"], item[1]["seed"]))
 
 
@@ -80,7 +191,7 @@ def kept_models_state(results_dir, excluded=()):
     or its files do, without reading them."""
     digest = hashlib.sha256()
     for model_dir, fields in model_dirs(results_dir):
-        if (fields["settings"], fields["dropout"], fields["seed"]) in excluded:
+        if tuple(fields.values()) in excluded:
             continue
         digest.update(f"{model_dir.relative_to(results_dir)}\n".encode())
         for path in sorted([*model_dir.iterdir(), settings_file(results_dir, fields)]):
@@ -92,7 +203,7 @@ def kept_models_state(results_dir, excluded=()):
 
 def code_version_text(environment):
     """ "COMMIT" (12 digits), with "+ changes" if the checkout had uncommitted ones."""
-    code = (environment or {}).get("code")
+    code = environment.get("code")
     if not code:
         return "unknown"
     commit = code["git_commit"]
@@ -101,14 +212,37 @@ def code_version_text(environment):
     return commit[:12] + (" + changes" if code.get("uncommitted_changes") else "")
 
 
-def training_settings(results_dir, folders):
-    """{settings key: training settings} of the model folders `folders` (as
-    model_dirs gives them): from settings.yaml, else from a model's train_info.json."""
-    trained_with = {}
-    for model_dir, fields in folders:
-        described = read_or_none(settings_file(results_dir, fields), read_yaml)
-        info = read_model_file(model_dir, "train_info.json")
-        train = (described or {}).get("train") or (info or {}).get("train")
-        if train is not None:
-            trained_with.setdefault(fields["settings"], train)
-    return trained_with
+def model_record(results_dir, model_dir, fields):
+    """What a kept model folder holds: its `fields`, each file read (absent: {}
+    or []), `damage` (the DamagedFileError of its first damaged file, or None),
+    `status` ('evaluated', 'trained' but not evaluated, 'incomplete' or
+    'damaged'), `paths` ({name: path} of its files and settings.yaml),
+    `train` (its training settings), `code` (the version that
+    trained it) and `times` (training's start and end in seconds since the
+    epoch, as the job recorded them; None if it did not)."""
+    readers = {**MODEL_FILE_READERS, "settings.yaml": read_settings}
+    paths = {name: model_dir / name for name in MODEL_FILE_READERS} | {
+        "settings.yaml": settings_file(results_dir, fields)
+    }
+    record = {"path": model_dir, "paths": paths, **fields, "damage": None}
+    for name, path in paths.items():
+        record[name] = [] if name == "history.csv" else {}
+        try:
+            record[name] = readers[name](path) if path.is_file() else record[name]
+        except DamagedFileError as error:
+            record["damage"] = record["damage"] or error
+    present = {path.name for path in model_dir.iterdir()}
+    statuses = (status for status, names in STATUSES.items() if present.issuperset(names))
+    record["status"] = "damaged" if record["damage"] else next(statuses, "incomplete")
+    info = record["train_info.json"]
+    record["train"] = record["settings.yaml"].get("train") or info.get("train") or {}
+    record["code"] = code_version_text(info.get("environment", {}))
+    times = info.get("times")
+    record["times"] = times and [datetime.fromisoformat(times[end]).timestamp() for end in ("started", "ended")]
+    return record
+
+
+def training_settings(settings_files):
+    """{settings key: training settings} of settings.yaml files (as the rules
+    list them)."""
+    return {Path(path).parent.name: read_settings(path)["train"] for path in settings_files}

@@ -12,8 +12,9 @@ DATASET = dataset_files(DATASET_DIR)
 SETTINGS_DIR = "results/models/{settings}"
 MODEL_DIR = SETTINGS_DIR + "/p{dropout}/seed{seed}"
 SETTINGS_FILE = SETTINGS_DIR + "/settings.yaml"
-# The figures a run draws (rules/analysis.smk), in results/figures/NAME.png, as
-# the tests and CI check them; failure{digit} is drawn for analysis.failure_digit.
+# The figures a run draws (rules/analysis.smk), as the tests and CI check them;
+# failure{digit} is drawn for analysis.failure_digit.
+FIGURE = "results/figures/{name}.png"
 FIGURES = (
     "fit_loss",
     "train_loss_dropout",
@@ -27,4 +28,4 @@ FIGURES = (
 
 def figure_paths(failure_digit):
     """Every figure file of a run analysing `failure_digit`."""
-    return [f"results/figures/{name.format(digit=failure_digit)}.png" for name in FIGURES]
+    return [FIGURE.format(name=name.format(digit=failure_digit)) for name in FIGURES]

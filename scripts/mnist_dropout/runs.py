@@ -12,48 +12,39 @@ training settings in which the settings folders differ. --prune lists the model 
 not use and deletes them once confirmed (--yes confirms without asking)."""
 
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
 
 from .config import ConfigError, load_config
-from .kept import code_version_text, damage, model_dirs, model_status, read_model_file, training_settings
+from .kept import model_dirs, model_record
 from .paths import SETTINGS_FILE
 from .settings import WORKFLOW_DIR, runs, settings_grid, workflow_code
-from .tables import markdown_table, setting_text
+from .tables import differing_settings, markdown_table, setting_text
 
 
 def list_runs(results_dir, current=None):
     """[{settings, the differing training settings..., dropout, seed, code,
-    status, test_accuracy, current}] of every model folder under `results_dir`;
-    `current` is the set of (settings, dropout, seed) the config and code use."""
-    folders = model_dirs(results_dir)
-    trained_with = training_settings(results_dir, folders)
-    keys = sorted({key for train in trained_with.values() for key in train})
-    varying = [k for k in keys if len({json.dumps(t.get(k)) for t in trained_with.values()}) > 1] or keys
-    rows = []
-    for model_dir, fields in folders:
-        status = model_status(model_dir)
-        info = read_model_file(model_dir, "train_info.json") or {}
-        metrics = read_model_file(model_dir, "metrics.json") or {}
-        train = trained_with.get(fields["settings"], {})
-        rows.append(
-            {
-                "path": model_dir,
-                "settings": fields["settings"],
-                **{key: train.get(key) for key in varying},
-                "dropout": fields["dropout"],
-                "seed": fields["seed"],
-                "code": code_version_text(info.get("environment")),
-                "status": status,
-                "test_accuracy": metrics.get("test_accuracy"),
-                "current": (
-                    None if current is None else (fields["settings"], fields["dropout"], fields["seed"]) in current
-                ),
-            }
-        )
-    return rows
+    status, test_accuracy, current}] of every model folder under `results_dir`
+    (each row's `record`: kept.model_record); `current` is the set of
+    (settings, dropout, seed) the config and code use."""
+    records = [model_record(results_dir, *folder) for folder in model_dirs(results_dir)]
+    trained_with = {record["settings"]: record["train"] for record in records if record["train"]}
+    shown = differing_settings(trained_with) or sorted({name for train in trained_with.values() for name in train})
+    return [
+        {
+            "record": record,
+            "settings": record["settings"],
+            **{name: trained_with.get(record["settings"], {}).get(name) for name in shown},
+            "dropout": record["dropout"],
+            "seed": record["seed"],
+            "code": record["code"],
+            "status": record["status"],
+            "test_accuracy": record["metrics.json"].get("test_accuracy"),
+            "current": None if current is None else (record["settings"], record["dropout"], record["seed"]) in current,
+        }
+        for record in records
+    ]
 
 
 def current_runs(config, workflow=WORKFLOW_DIR):
@@ -65,7 +56,7 @@ def current_runs(config, workflow=WORKFLOW_DIR):
 def markdown(rows):
     if not rows:
         return "No models under results/models yet."
-    columns = [column for column in rows[0] if column != "path"]
+    columns = [column for column in rows[0] if column != "record"]
 
     def cell(key, value):
         if value is None:
@@ -86,7 +77,7 @@ def prune(unused, confirm):
         return []
     deleted = []
     for row in unused:
-        model_dir = row["path"]
+        model_dir = row["record"]["path"]
         shutil.rmtree(model_dir)
         deleted.append(model_dir)
         for folder in (model_dir.parent, model_dir.parent.parent):
@@ -117,9 +108,9 @@ def main(argv=None):
     rows = list_runs(args.results, current_runs(config, workflow))
     print(markdown(rows))
     for row in rows:
-        if row["status"] == "damaged":
+        if row["record"]["damage"]:
             # Named as snakemake, run in the folder that holds results/, names them.
-            print(str(damage(row["path"])).replace(f"{Path(args.results)}/", "results/"))
+            print(str(row["record"]["damage"]).replace(f"{Path(args.results)}/", "results/"))
     if args.prune:
         unused = [row for row in rows if not row["current"]]
         print(

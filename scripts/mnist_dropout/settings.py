@@ -27,12 +27,12 @@ TRAINING_SCRIPT = "train_and_evaluate.py"
 SCRIPT_MODULES = {
     "preprocess.py": ("dataset", "idx"),
     "train_and_evaluate.py": ("backend", "dataset", "evaluation", "files", "model", "training"),
-    "aggregate.py": ("files", "reading", "summary", "tables", "uncertainty"),
-    "plot_curves.py": ("figures", "files", "reading", "tables"),
-    "plot_test_accuracy.py": ("figures", "files", "reading", "tables", "uncertainty"),
-    "plot_fscore.py": ("figures", "files", "reading", "tables"),
-    "plot_failures.py": ("figures", "files", "idx", "reading", "tables"),
-    "export_mlflow.py": ("dataset", "files", "kept", "paths", "reading", "settings", "tables", "tracking"),
+    "aggregate.py": ("dataset", "files", "kept", "paths", "summary", "tables", "uncertainty"),
+    "plot_curves.py": ("dataset", "figures", "files", "kept", "paths", "tables"),
+    "plot_test_accuracy.py": ("dataset", "figures", "files", "kept", "paths", "tables", "uncertainty"),
+    "plot_fscore.py": ("dataset", "figures", "files", "kept", "paths", "tables"),
+    "plot_failures.py": ("dataset", "figures", "files", "idx", "kept", "paths", "tables"),
+    "export_mlflow.py": ("dataset", "files", "kept", "paths", "settings", "tables", "tracking"),
 }
 
 # Settings of how training runs, not what it computes (tests show the same bits

@@ -1,5 +1,5 @@
-"""The summary in Markdown: the settings, every run, mean ± std per dropout
-value, and the study's answer with its uncertainty (SciPy, through
+"""The summary in Markdown: the study's answer with its uncertainty, mean ±
+std per dropout value, every run, and the settings last (SciPy, through
 uncertainty.py: only the aggregate rule and the test accuracy figure import it,
 about a second per process)."""
 
@@ -8,9 +8,10 @@ from .uncertainty import CONFIDENCE, LEVEL, compare_dropouts, interval
 
 
 def summary_markdown(rows, settings_text="", swept=(), analysed=None):
-    """The settings the runs were trained with (`settings_text`, YAML, of the
-    `analysed` settings key when several were swept), a per-run table, then a
-    per-dropout table with mean ± std and n; `swept` settings as first columns."""
+    """The answer per settings combination, a per-dropout table with mean ±
+    std and n, a per-run table, then the settings the runs were trained with
+    (`settings_text`, YAML, of the `analysed` settings key when several were
+    swept); `swept` settings as first columns."""
     groups = by_settings(rows)
     order = {key: index for index, key in enumerate(groups)}
     runs = markdown_table(
@@ -71,22 +72,21 @@ def summary_markdown(rows, settings_text="", swept=(), analysed=None):
                 f"Those of {analysed} (the analysed run, `train:` in the config) below; "
                 f"the others differ in {', '.join(swept)}:\n\n{combinations}\n\n"
             )
-        settings += f"```yaml\n{settings_text}```\n\n"
+        settings += f"```yaml\n{settings_text}```\n"
     answers = "\n\n".join(
         answer_markdown(group, combination_label({name: group[0][name] for name in swept})) for group in groups.values()
     )
     return (
         "# Summary\n\n"
-        + settings
-        + "## Every run\n\n"
+        + answers
+        + "\n\n## Per dropout value (mean ± sample std over seeds)\n\n"
+        + aggregate
+        + "\n\n## Every run\n\n"
         + TESTED_WEIGHTS
         + "\n\n"
         + runs
-        + "\n\n## Per dropout value (mean ± sample std over seeds)\n\n"
-        + aggregate
-        + "\n\n"
-        + answers
         + "\n"
+        + (f"\n{settings}" if settings else "")
     )
 
 

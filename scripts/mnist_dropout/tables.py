@@ -75,29 +75,27 @@ def by_settings(rows):
     return grouped
 
 
-def group_by_dropout(runs, items):
-    """{dropout: [item of each seed, by seed]}, dropout ascending, from parallel
-    lists of (dropout, seed) pairs and items."""
-    grouped = {}
-    for (dropout, _seed), item in sorted(zip(runs, items), key=lambda pair: pair[0]):
-        grouped.setdefault(dropout, []).append(item)
-    return grouped
+def differing_settings(trained_with):
+    """The training settings whose values differ between the settings keys of
+    {settings key: training settings}, in sorted order: the swept ones."""
+    names = sorted({name for train in trained_with.values() for name in train})
+    return [name for name in names if len({json.dumps(train.get(name)) for train in trained_with.values()}) > 1]
 
 
-def group_by_run(runs, items):
-    """{settings key: {dropout: [item of each seed, by seed]}}, keys in run order,
-    from parallel lists of (settings, dropout, seed) runs and items."""
-    grouped = {}
-    for (settings, dropout, seed), item in zip(runs, items):
-        grouped.setdefault(settings, ([], []))
-        grouped[settings][0].append((dropout, seed))
-        grouped[settings][1].append(item)
-    return {settings: group_by_dropout(*pairs) for settings, pairs in grouped.items()}
+def combination_labels(trained_with):
+    """{settings key: combination_label of its swept values} of {settings key:
+    training settings}."""
+    swept = differing_settings(trained_with)
+    return {key: combination_label({name: train[name] for name in swept}) for key, train in trained_with.items()}
 
 
 def per_dropout(rows, column):
-    """{dropout: [values of `column` over seeds]} of summary rows."""
-    return group_by_dropout([(row["dropout"], row["seed"]) for row in rows], [row[column] for row in rows])
+    """{dropout: [values of `column` over seeds, by seed]}, dropout ascending,
+    of summary rows."""
+    grouped = {}
+    for row in sorted(rows, key=lambda row: (row["dropout"], row["seed"])):
+        grouped.setdefault(row["dropout"], []).append(row[column])
+    return grouped
 
 
 def select_dropout(rows, choice):
@@ -109,12 +107,6 @@ def select_dropout(rows, choice):
         return float(choice)
     means = {p: statistics.fmean(values) for p, values in per_dropout(rows, "best_val_accuracy").items()}
     return max(means, key=lambda p: (means[p], -p))
-
-
-def seeds_of(dropout, runs, paths):
-    """[(seed, path)] of the runs with this dropout value, by seed, from parallel
-    lists of (settings, dropout, seed) runs of one settings key and per-run files."""
-    return sorted((seed, path) for (_settings, p, seed), path in zip(runs, paths) if p == dropout)
 
 
 def markdown_table(header, rows):

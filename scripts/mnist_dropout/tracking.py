@@ -3,6 +3,7 @@ in SQLite, to compare them in MLflow's UI. The store is a view rebuilt from the
 kept files on every export, never a record of its own; training never imports
 MLflow."""
 
+import itertools
 import re
 import shutil
 from pathlib import Path
@@ -11,16 +12,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from .jobs import atomic_output
-from .reading import read_yaml
-from .kept import (
-    code_version_text,
-    damage,
-    model_dirs,
-    model_status,
-    read_model_file,
-    settings_file,
-    training_settings,
-)
+from .kept import model_dirs, model_record
 from .settings import TRAINING_SCRIPT, dropout_label, settings_key
 from .tables import SUMMARY_COLUMNS, setting_text, summary_row
 
@@ -32,9 +24,9 @@ DESCRIPTION = (
 )
 # The small files of a model and of its settings folder copied as artifacts
 # (model.keras is named by the tag model_path, not copied).
-MODEL_ARTIFACTS = ("metrics.json", "train_info.json")
-# MLflow's status of a run by the model folder's (kept.model_status): a folder
-# without test metrics is what an interrupted job left.
+ARTIFACTS = ("metrics.json", "train_info.json", "settings.yaml")
+# MLflow's status of a run by the model folder's: a folder without test
+# metrics is what an interrupted job left.
 RUN_STATUS = {"evaluated": "FINISHED", "trained": "KILLED", "incomplete": "KILLED"}
 
 
@@ -49,91 +41,61 @@ def flatten(mapping, prefix=""):
     return flat
 
 
-def run_times(model_dir, history):
-    """(start, end, [end of each epoch]) in milliseconds since the epoch, from
-    the modification times of the model's files: training started the sum of its
-    epochs' seconds before history.csv was written, and the run ended when its
-    last file (or, if it has none, the folder) was."""
-    end = max(path.stat().st_mtime for path in [model_dir, *model_dir.iterdir()])
-    if not history:
-        return int(end * 1000), int(end * 1000), []
-    start = (model_dir / "history.csv").stat().st_mtime - sum(row["seconds"] for row in history)
-    epoch_ends, elapsed = [], 0.0
-    for row in history:
-        elapsed += row["seconds"]
-        epoch_ends.append(int((start + elapsed) * 1000))
-    return int(start * 1000), int(end * 1000), epoch_ends
-
-
-def model_run(results_dir, model_dir, fields, train, current):
-    """What MLflow records of one model folder: {name, params, metrics, tags,
-    status, start, end, artifacts}; `train` its training settings, `current`
-    the (settings, dropout, seed) the config uses; a damaged kept file raises
+def model_run(record, current):
+    """What MLflow records of one kept model (kept.model_record): {name,
+    params, metrics, tags, status, start, end, artifacts}; `current` the
+    (settings, dropout, seed) the config uses; a damaged kept file raises its
     DamagedFileError."""
-    key, dropout, seed = fields["settings"], fields["dropout"], fields["seed"]
-    status = model_status(model_dir)
-    if status == "damaged":
-        raise damage(model_dir)
-    history = read_model_file(model_dir, "history.csv") or []
-    metrics = read_model_file(model_dir, "metrics.json") or {}
-    info = read_model_file(model_dir, "train_info.json") or {}
-    # A damaged settings.yaml stops the export too; a missing one is not made yet.
-    described = settings_file(results_dir, fields)
-    described = read_yaml(described) if described.is_file() else {}
-    environment = info.get("environment") or metrics.get("training_environment") or {}
-    start, end, epoch_ends = run_times(model_dir, history)
-
+    if record["damage"]:
+        raise record["damage"]
+    key, dropout, seed, train = record["settings"], record["dropout"], record["seed"], record["train"]
+    history, metrics, described = record["history.csv"], record["metrics.json"], record["settings.yaml"]
+    environment = record["train_info.json"].get("environment", {})
+    # The times the job recorded; a job that recorded none (interrupted, or of an
+    # earlier version) has only its folder's.
+    times = record["times"] or [record["path"].stat().st_mtime] * 2
+    start, end = (int(seconds * 1000) for seconds in times)
+    elapsed = itertools.accumulate(row["seconds"] for row in history)
     series = [
-        Metric(name, row[name], epoch_end, row["epoch"])
-        for row, epoch_end in zip(history, epoch_ends)
+        Metric(name, row[name], start + int(seconds * 1000), row["epoch"])
+        for row, seconds in zip(history, elapsed)
         for name in row
         if name != "epoch"
     ]
     if history:
-        outcome = summary_row(
-            key,
-            {},
-            dropout,
-            seed,
-            history,
-            {"test_loss": metrics.get("test_loss"), "test_accuracy": metrics.get("test_accuracy")},
-            train.get("early_stopping"),
-        )
+        tested = {"test_loss": metrics.get("test_loss"), "test_accuracy": metrics.get("test_accuracy")}
+        outcome = summary_row(key, {}, dropout, seed, history, tested, train.get("early_stopping"))
         # The summary's columns after settings, dropout and seed: epochs, best and tested epoch, test metrics.
         series += [Metric(name, outcome[name], end, 0) for name in SUMMARY_COLUMNS[3:] if outcome[name] is not None]
-
     params = {
         **flatten(train),
         "dropout": str(dropout),
         "seed": str(seed),
         "settings": key,
-        "code_version": code_version_text(environment),
+        "code_version": record["code"],
     }
-    if "code" in described:
-        params["code_digest"] = described["code"]["digest"]
-    if "data" in described:
-        params["dataset"] = settings_key(described["data"])
+    if described:
+        params |= {"code_digest": described["code"]["digest"], "dataset": settings_key(described["data"])}
     tags = {
         "current": "yes" if (key, dropout, seed) in current else "no",
-        "status": status,
-        "model_path": str((model_dir / "model.keras").resolve()),
+        "status": record["status"],
+        "model_path": str((record["path"] / "model.keras").resolve()),
         **flatten({name: value for name, value in environment.items() if name != "code"}, "environment."),
         "mlflow.source.name": f"scripts/{TRAINING_SCRIPT}",
         "mlflow.source.type": "LOCAL",
     }
-    commit = (environment.get("code") or {}).get("git_commit", "")
+    commit = environment.get("code", {}).get("git_commit", "")
     if re.fullmatch(r"[0-9a-f]{40}", commit):
         tags["mlflow.source.git.commit"] = commit
-    artifacts = [model_dir / name for name in MODEL_ARTIFACTS] + [settings_file(results_dir, fields)]
     return {
         "name": f"{key}/p{dropout_label(dropout)}/seed{seed}",
         "params": params,
         "metrics": series,
         "tags": tags,
-        "status": RUN_STATUS[status],
+        "status": RUN_STATUS[record["status"]],
         "start": start,
         "end": end,
-        "artifacts": [path for path in artifacts if path.is_file()],
+        "artifacts": [record["paths"][name] for name in ARTIFACTS if record[name]],
     }
 
 
@@ -144,8 +106,6 @@ def export(results_dir, store, artifacts, current):
     config uses."""
     current = {(key, float(dropout), int(seed)) for key, dropout, seed in current}
     shutil.rmtree(artifacts, ignore_errors=True)
-    folders = model_dirs(results_dir)
-    trained_with = training_settings(results_dir, folders)
     with atomic_output(store) as temporary:
         client = MlflowClient(tracking_uri=f"sqlite:///{Path(temporary).resolve()}")
         experiment = client.create_experiment(
@@ -155,8 +115,8 @@ def export(results_dir, store, artifacts, current):
         )
         # Every new store has a "Default" experiment: deleted, the UI shows only the study's.
         client.delete_experiment(client.get_experiment_by_name("Default").experiment_id)
-        for model_dir, fields in folders:
-            run = model_run(results_dir, model_dir, fields, trained_with.get(fields["settings"], {}), current)
+        for folder in model_dirs(results_dir):
+            run = model_run(model_record(results_dir, *folder), current)
             created = client.create_run(experiment, start_time=run["start"], run_name=run["name"])
             run_id = created.info.run_id
             client.log_batch(

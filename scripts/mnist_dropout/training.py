@@ -4,6 +4,7 @@ the original, checked, saved and evaluated. Imports Keras: start_job first."""
 import math
 import resource
 import time
+from datetime import datetime, timezone
 
 import keras
 import numpy as np
@@ -105,7 +106,9 @@ def train_and_evaluate(data, dropout_label, seed, train, steps_per_execution, en
     numpy_steps(model)  # a layer the NumPy check cannot compute stops the job before training
     compile_model(model, train["learning_rate"], train["optimizer"], steps_per_execution)
     model.summary()
+    started = datetime.now(timezone.utc).isoformat()
     history = train_model(model, data["x_train"], data["y_train"], train, seed)
+    times = {"started": started, "ended": datetime.now(timezone.utc).isoformat()}
     diverged = not_finite(
         **{"training loss": [row["loss"] for row in history], "validation loss": [row["val_loss"] for row in history]},
         weights=[keras.ops.convert_to_numpy(weight) for weight in model.weights],
@@ -129,6 +132,7 @@ def train_and_evaluate(data, dropout_label, seed, train, steps_per_execution, en
             "train": train,
             "steps_per_execution": steps_per_execution,
             "environment": environment,
+            "times": times,
             # Of the job so far: how its CPU time splits between computing and
             # the kernel, for the benchmark.
             "cpu_seconds": {"user": usage.ru_utime, "system": usage.ru_stime},
