@@ -1,8 +1,6 @@
-# Every model's results: the summary tables, then the figures, drawn from the
-# summary and the kept files. None of these steps imports TensorFlow or JAX,
-# so a plot-only change redraws in seconds. With a sweep, the summary and the
-# per-p figures cover every combination; the precision, recall and failures
-# are those of the analysed settings (train:).
+# The summary tables, then the figures drawn from them and the kept files,
+# without TensorFlow or JAX: a plot-only change redraws in seconds. Precision,
+# recall and failures are those of the analysed settings (train:).
 
 
 rule aggregate:
@@ -64,7 +62,7 @@ rule plot_fscore:
     input:
         summary=rules.aggregate.output.csv,
         settings=rules.aggregate.input.settings,
-        metrics=get_run_files(f"{MODEL_DIR}/metrics.json", get_analysed_runs()),
+        metrics=get_run_files(f"{MODEL_DIR}/metrics.json", get_analysed_settings()),
     output:
         figure=figure("fscore", "Test metrics"),
         table="results/analysis/precision_recall.csv",
@@ -84,7 +82,7 @@ rule plot_failures:
     input:
         summary=rules.aggregate.output.csv,
         settings=rules.aggregate.input.settings,
-        predictions=get_run_files(f"{MODEL_DIR}/predictions.npz", get_analysed_runs()),
+        predictions=get_run_files(f"{MODEL_DIR}/predictions.npz", get_analysed_settings()),
         images=get_raw_idx_files()["test_images"],
     output:
         figure("failure{digit}", "Test metrics"),

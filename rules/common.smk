@@ -11,7 +11,6 @@ from mnist_dropout.idx import IDX_FILES, IDX_NAMES
 from mnist_dropout.jobs import write_fault
 from mnist_dropout.kept import kept_models_state
 from mnist_dropout.paths import DATASET, FIGURE, MODEL_DIR, SETTINGS_FILE
-from mnist_dropout.settings import dropout_label
 
 
 def check_config(config):
@@ -53,8 +52,7 @@ def get_dataset_files():
 
 @functools.cache
 def get_settings_grid():
-    """{settings key: model settings} of every combination, in sweep order.
-    Computed once: every rule and job of the run asks for it."""
+    """{settings key: model settings} of every combination, in sweep order."""
     return study.settings_grid(config, get_code())
 
 
@@ -70,8 +68,7 @@ def get_settings(key):
 
 
 def get_analysed_settings():
-    """The key of the combination with `train:`'s values: its models are the
-    ones whose precision, recall and failures are drawn."""
+    """The key of `train:`'s combination, whose precision, recall and failures are drawn."""
     combination = study.analysed_combination(config)
     return study.settings_key(study.model_settings(config, get_code(), combination))
 
@@ -81,17 +78,11 @@ def get_runs():
     return study.runs(config, get_settings_grid())
 
 
-def get_analysed_runs():
-    analysed = get_analysed_settings()
-    return [run for run in get_runs() if run[0] == analysed]
-
-
-def get_run_files(pattern, selected=None):
+def get_run_files(pattern, settings=None):
     """`pattern` (with {settings}, {dropout} and {seed}) expanded for every run
-    in `selected` (default: every run), in its order."""
-    return [
-        pattern.format(settings=key, dropout=dropout_label(p), seed=seed) for key, p, seed in (selected or get_runs())
-    ]
+    (of the settings key `settings`), in run order."""
+    runs = [run for run in get_runs() if settings in (None, run[0])]
+    return [pattern.format(settings=key, dropout=study.dropout_label(p), seed=seed) for key, p, seed in runs]
 
 
 def get_raw_idx_files():
@@ -100,13 +91,11 @@ def get_raw_idx_files():
 
 
 def get_kept_models_state():
-    """A digest of the kept model folders the config does not use (the export
-    reads them; the config's are its inputs)."""
+    """A digest of the kept model folders the config does not use, for the export."""
     return kept_models_state("results", set(get_runs()))
 
 
 def figure(name, category):
-    """The figure `name` of paths.FIGURES, in the report with its caption
-    report/NAME.rst (failure{digit}: failure.rst)."""
+    """The figure `name` of paths.FIGURES in the report, captioned by report/NAME.rst."""
     caption = f"../report/{name.format(digit='')}.rst"
     return report(FIGURE.format(name=name), caption=caption, category=category)

@@ -1,5 +1,5 @@
 """Writing the workflow's CSV and JSON files, each whole. Training writes with
-this module, so editing it retrains; the readers are apart (reading.py)."""
+this module, so editing it retrains; the readers are apart (kept.py)."""
 
 import csv
 import json

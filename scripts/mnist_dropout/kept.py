@@ -1,8 +1,6 @@
-"""The results the workflow kept, read one way. Every file is checked: one that
-is unreadable or not what the workflow wrote (a copy cut short, a full disk,
-an editor) stops its reader with one line naming the file and what to do.
-`model_record` is what the runs listing and the MLflow export know of a model
-folder. Training does not import this module: editing it trains nothing."""
+"""The results the workflow kept, read one way, each file checked: a damaged one
+stops its reader with one line naming the file and what to do. Training does
+not import this module: editing it trains nothing."""
 
 import csv
 import hashlib
@@ -19,15 +17,9 @@ from .files import HISTORY_COLUMNS
 from .jobs import InputError
 from .paths import MODEL_DIR, SETTINGS_FILE
 
-# Columns that stay text even when they look like numbers (a settings key can
-# be all digits, or read as a float like "1234e5678901").
-TEXT_COLUMNS = ("settings",)
-# What goes wrong reading a damaged file, by the reader that meets it.
+# What goes wrong reading a damaged file.
 DAMAGE = (OSError, ValueError, KeyError, EOFError, csv.Error, yaml.YAMLError, zipfile.BadZipFile)
-STATUSES = {
-    "evaluated": ("model.keras", "history.csv", "train_info.json", "metrics.json", "predictions.npz"),
-    "trained": ("model.keras", "history.csv", "train_info.json"),
-}
+SETTINGS_NAME = Path(SETTINGS_FILE).name  # in a model folder's grandparent
 # A model folder's path as MODEL_DIR spells it, its fields as named groups.
 MODEL_DIR_PATTERN = re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(MODEL_DIR)) + "$")
 
@@ -37,9 +29,8 @@ class DamagedFileError(InputError):
 
 
 def damaged(path, problem):
-    """The error for `path`, with the fix: the job that wrote it run again
-    (Snakemake does not remake a file that is present, nor one deleted while
-    what is made from it is present)."""
+    """The error for `path`, with the fix: its job run again (Snakemake remakes
+    no file that is present, nor one whose products are present)."""
     path = Path(path)
     if path.name in MODEL_FILE_READERS:
         fix = (
@@ -55,8 +46,6 @@ def checked(path, read):
     """read(path), a damaged file raised as DamagedFileError."""
     try:
         return read(path)
-    except DamagedFileError:
-        raise
     except DAMAGE as error:
         raise damaged(path, str(error) or type(error).__name__) from None
 
@@ -82,7 +71,8 @@ def _csv_rows(path, columns):
     for row in reader:
         if None in row or None in row.values():
             raise ValueError(f"line {reader.line_num} does not have {len(reader.fieldnames)} fields")
-        rows.append({key: value if key in TEXT_COLUMNS else _number(value) for key, value in row.items()})
+        # A settings key stays text, even one that looks like a number ("1234e5678901").
+        rows.append({key: value if key == "settings" else _number(value) for key, value in row.items()})
     if not rows:
         raise ValueError("no rows")
     return rows
@@ -113,32 +103,27 @@ def read_yaml(path, keys=()):
     return checked(path, lambda path: _keys_of(yaml.safe_load(Path(path).read_text()) or {}, keys))
 
 
-def read_arrays(path, keys):
-    """{key: array} of the .npz file `path`, loaded whole."""
-
-    def read(path):
-        with np.load(path, allow_pickle=False) as arrays:
-            return {key: arrays[key] for key in _keys_of(arrays, keys)}
-
-    return checked(path, read)
+def _predictions(path):
+    with np.load(path, allow_pickle=False) as arrays:
+        return {key: arrays[key] for key in _keys_of(arrays, ("y_true", "y_pred"))}
 
 
 def _keras_archive(path):
-    # A .keras file is a zip of the model's config and weights; its table of
-    # contents is read, not the weights.
+    # A zip of the model's config and weights: its table of contents is read.
     with zipfile.ZipFile(path) as archive:
         return _keys_of(set(archive.namelist()), ("config.json", "model.weights.h5"))
 
 
-# How each kept file of a model is read and checked, with the keys every later
-# reader relies on.
+# How each kept file of a model is read, with the keys its readers rely on.
 MODEL_FILE_READERS = {
     "model.keras": lambda path: checked(path, _keras_archive),
     "history.csv": lambda path: read_csv(path, HISTORY_COLUMNS),
     "train_info.json": lambda path: read_json(path, ("train", "environment")),
     "metrics.json": lambda path: read_json(path, ("test_loss", "test_accuracy", "precision", "recall", "f1")),
-    "predictions.npz": lambda path: read_arrays(path, ("y_true", "y_pred")),
+    "predictions.npz": lambda path: checked(path, _predictions),
 }
+# A folder's status by its files: a trained model's job wrote the first three.
+STATUSES = {"evaluated": tuple(MODEL_FILE_READERS), "trained": tuple(MODEL_FILE_READERS)[:3]}
 
 
 def read_settings(path):
@@ -147,8 +132,7 @@ def read_settings(path):
 
 
 def model_fields(model_dir):
-    """{settings, dropout, seed} of a model folder's path, or None if the
-    workflow names no model folder so."""
+    """{settings, dropout, seed} of a model folder's path; None for other paths."""
     match = MODEL_DIR_PATTERN.search(Path(model_dir).as_posix())
     try:
         return {"settings": match["settings"], "dropout": float(match["dropout"]), "seed": int(match["seed"])}
@@ -157,8 +141,7 @@ def model_fields(model_dir):
 
 
 def by_model(paths):
-    """{settings: {dropout: {seed: path}}} of files of model folders (as the
-    rules list them), settings in their order, dropout and seed ascending."""
+    """{settings: {dropout: {seed: path}}} of model files, dropout and seed ascending."""
     grouped = {}
     for path in paths:
         fields = model_fields(Path(path).parent)
@@ -166,15 +149,8 @@ def by_model(paths):
     return {key: {p: dict(sorted(seeds.items())) for p, seeds in sorted(by_p.items())} for key, by_p in grouped.items()}
 
 
-def settings_file(results_dir, fields):
-    """The settings.yaml of the settings folder of a model (`fields` as
-    model_dirs gives them)."""
-    return Path(results_dir) / SETTINGS_FILE.format(**fields).removeprefix("results/")
-
-
 def model_dirs(results_dir):
-    """[(model folder, {settings, dropout, seed})] of every model folder under
-    `results_dir`, those of interrupted runs included, in a fixed order."""
+    """Sorted [(folder, {settings, dropout, seed})] of every model folder, interrupted ones too."""
     pattern = MODEL_DIR.removeprefix("results/").format(settings="*", dropout="*", seed="*")
     found = [
         (path, model_fields("results/" + path.relative_to(results_dir).as_posix()))
@@ -185,16 +161,14 @@ def model_dirs(results_dir):
 
 
 def kept_models_state(results_dir, excluded=()):
-    """A digest of the names, sizes and modification times of the files of every
-    model folder under `results_dir` but those of `excluded` ((settings,
-    dropout, seed)), and of their settings.yaml: it changes when such a folder
-    or its files do, without reading them."""
+    """A digest of the names, sizes and times of the files of the model folders
+    but the (settings, dropout, seed) `excluded`, and of their settings.yaml."""
     digest = hashlib.sha256()
     for model_dir, fields in model_dirs(results_dir):
         if tuple(fields.values()) in excluded:
             continue
         digest.update(f"{model_dir.relative_to(results_dir)}\n".encode())
-        for path in sorted([*model_dir.iterdir(), settings_file(results_dir, fields)]):
+        for path in sorted([*model_dir.iterdir(), model_dir.parent.parent / SETTINGS_NAME]):
             if path.is_file():
                 stat = path.stat()
                 digest.update(f"{path.relative_to(results_dir)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
@@ -212,18 +186,16 @@ def code_version_text(environment):
     return commit[:12] + (" + changes" if code.get("uncommitted_changes") else "")
 
 
-def model_record(results_dir, model_dir, fields):
-    """What a kept model folder holds: its `fields`, each file read (absent: {}
-    or []), `damage` (the DamagedFileError of its first damaged file, or None),
-    `status` ('evaluated', 'trained' but not evaluated, 'incomplete' or
-    'damaged'), `paths` ({name: path} of its files and settings.yaml),
-    `train` (its training settings), `code` (the version that
-    trained it) and `times` (training's start and end in seconds since the
-    epoch, as the job recorded them; None if it did not)."""
-    readers = {**MODEL_FILE_READERS, "settings.yaml": read_settings}
-    paths = {name: model_dir / name for name in MODEL_FILE_READERS} | {
-        "settings.yaml": settings_file(results_dir, fields)
-    }
+def model_record(model_dir, fields):
+    """What the runs listing and the MLflow export know of a model folder: its
+    `fields`, `paths` and contents of its files and settings.yaml (absent: {}
+    or []), `damage` (the error of its first damaged file, or None), `status`
+    ('evaluated', 'trained', 'incomplete' or 'damaged'), `train` (its training
+    settings), `code` (its code version) and `times` (training's start and end,
+    seconds since the epoch, if its job recorded them)."""
+    readers = {**MODEL_FILE_READERS, SETTINGS_NAME: read_settings}
+    paths = {name: model_dir / name for name in MODEL_FILE_READERS}
+    paths[SETTINGS_NAME] = model_dir.parent.parent / SETTINGS_NAME
     record = {"path": model_dir, "paths": paths, **fields, "damage": None}
     for name, path in paths.items():
         record[name] = [] if name == "history.csv" else {}
@@ -235,7 +207,7 @@ def model_record(results_dir, model_dir, fields):
     statuses = (status for status, names in STATUSES.items() if present.issuperset(names))
     record["status"] = "damaged" if record["damage"] else next(statuses, "incomplete")
     info = record["train_info.json"]
-    record["train"] = record["settings.yaml"].get("train") or info.get("train") or {}
+    record["train"] = record[SETTINGS_NAME].get("train") or info.get("train") or {}
     record["code"] = code_version_text(info.get("environment", {}))
     times = info.get("times")
     record["times"] = times and [datetime.fromisoformat(times[end]).timestamp() for end in ("started", "ended")]

@@ -2,13 +2,11 @@
 
 from .dataset import dataset_files
 
-# The preprocessed dataset, in a folder named by what it was made from (a short
-# hash of the IDX files' checksums and the preprocessing code).
+# The preprocessed dataset, named by a hash of the IDX checksums and its code.
 DATASET_DIR = "results/data/mnist/{dataset}"
 DATASET = dataset_files(DATASET_DIR)
-# A trained model's folder is named by what it was trained with: the settings
-# (a short hash of the training settings, the data and the code), the dropout
-# value and the seed. Models of other settings stay beside it.
+# A model's folder: a hash of its training settings, data and code, then its
+# dropout value and seed. Models of other settings stay beside it.
 SETTINGS_DIR = "results/models/{settings}"
 MODEL_DIR = SETTINGS_DIR + "/p{dropout}/seed{seed}"
 SETTINGS_FILE = SETTINGS_DIR + "/settings.yaml"

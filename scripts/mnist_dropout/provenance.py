@@ -33,20 +33,12 @@ def _canonical(node):
     fields = []
     for name in node._fields:
         value = getattr(node, name, None)
-        if name == "body" and isinstance(node, DOCUMENTED) and value and _is_docstring(value[0]):
+        if name == "body" and isinstance(node, DOCUMENTED) and ast.get_docstring(node) is not None:
             value = value[1:]
         value = _canonical(value)
         if value not in (None, []):
             fields.append([name, value])
     return [type(node).__name__, *fields]
-
-
-def _is_docstring(statement):
-    return (
-        isinstance(statement, ast.Expr)
-        and isinstance(statement.value, ast.Constant)
-        and isinstance(statement.value.value, str)
-    )
 
 
 def source_digest(source):

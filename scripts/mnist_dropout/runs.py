@@ -1,15 +1,11 @@
 """Every model kept under results/: its settings, code version, status, test
-accuracy, and whether the current config and code use it; and removing those
-they do not.
+accuracy, and whether the current config and code use it; --prune deletes
+those they do not, once confirmed (--yes: without asking).
 
     python -m mnist_dropout.runs [--configfile my.yaml ...] [--results results] [--prune [--yes]]
 
-Run in the workflow's folder (its config.yaml and scripts/ are the current
-config and code), with the --configfile overlays of the run it should compare
-with (Snakemake's --config is not read: put such values in an overlay). Prints
-one Markdown table row per model folder (an interrupted one included), with the
-training settings in which the settings folders differ. --prune lists the model folders the current config and code do
-not use and deletes them once confirmed (--yes confirms without asking)."""
+Run it in the workflow's folder, with the --configfile overlays of the run to
+compare with (Snakemake's --config is not read)."""
 
 import argparse
 import shutil
@@ -24,11 +20,10 @@ from .tables import differing_settings, markdown_table, setting_text
 
 
 def list_runs(results_dir, current=None):
-    """[{settings, the differing training settings..., dropout, seed, code,
-    status, test_accuracy, current}] of every model folder under `results_dir`
-    (each row's `record`: kept.model_record); `current` is the set of
-    (settings, dropout, seed) the config and code use."""
-    records = [model_record(results_dir, *folder) for folder in model_dirs(results_dir)]
+    """[{record, settings, the differing training settings..., dropout, seed,
+    code, status, test_accuracy, current}] of every model folder under
+    `results_dir`; `current`: the (settings, dropout, seed) in use."""
+    records = [model_record(*folder) for folder in model_dirs(results_dir)]
     trained_with = {record["settings"]: record["train"] for record in records if record["train"]}
     shown = differing_settings(trained_with) or sorted({name for train in trained_with.values() for name in train})
     return [
@@ -71,8 +66,7 @@ def markdown(rows):
 
 
 def prune(unused, confirm):
-    """Delete the model folders of the rows `unused` once `confirm()` agrees,
-    then each settings folder left without models; returns what was deleted."""
+    """Delete the folders of the rows `unused` (and emptied settings folders) once `confirm()` agrees."""
     if not unused or not confirm(unused):
         return []
     deleted = []

@@ -31,8 +31,7 @@ def setting_text(value):
 
 
 def combination_label(values):
-    """A combination of swept values as a line or panel label, e.g.
-    "learning_rate 0.0005, hidden_units [1024, 1024]"; "" for none."""
+    """Swept values as a label, e.g. "learning_rate 0.0005, hidden_units [1024, 1024]"."""
     return ", ".join(f"{name} {setting_text(value)}" for name, value in values.items())
 
 
@@ -44,11 +43,9 @@ def best_epoch(history, monitor):
 
 
 def summary_row(settings, swept, dropout, seed, history, metrics, early_stopping):
-    """One run's line of the summary: the key of its settings and its values of
-    the swept settings (`swept`, {name: value}), its history, with validation loss
-    and accuracy at the epoch early stopping judged best (by its monitor;
-    val_loss when it is off), the epoch whose weights were tested (the last,
-    unless early stopping restores the best), and its test metrics."""
+    """One run's line of the summary: its settings key, `swept` values and
+    history; validation loss and accuracy at the epoch early stopping judged
+    best (val_loss when it is off); the epoch tested; its test metrics."""
     early_stopping = early_stopping or {}
     best = best_epoch(history, early_stopping.get("monitor", "val_loss"))
     return {
@@ -83,15 +80,13 @@ def differing_settings(trained_with):
 
 
 def combination_labels(trained_with):
-    """{settings key: combination_label of its swept values} of {settings key:
-    training settings}."""
+    """{settings key: the label of its swept values} of {key: training settings}."""
     swept = differing_settings(trained_with)
     return {key: combination_label({name: train[name] for name in swept}) for key, train in trained_with.items()}
 
 
 def per_dropout(rows, column):
-    """{dropout: [values of `column` over seeds, by seed]}, dropout ascending,
-    of summary rows."""
+    """{dropout: [`column` of each seed]} of summary rows, all ascending."""
     grouped = {}
     for row in sorted(rows, key=lambda row: (row["dropout"], row["seed"])):
         grouped.setdefault(row["dropout"], []).append(row[column])
@@ -99,10 +94,8 @@ def per_dropout(rows, column):
 
 
 def select_dropout(rows, choice):
-    """The dropout value to analyse: `choice` itself (the config check makes it
-    one of the trained values), or for 'best' the one with the highest mean
-    best-epoch validation accuracy over seeds (ties: smaller p), the best epoch
-    being the one early stopping judged best (`best_epoch`)."""
+    """The dropout value to analyse: `choice`, or for 'best' the one with the
+    highest mean best-epoch validation accuracy over seeds (ties: smaller p)."""
     if choice != "best":
         return float(choice)
     means = {p: statistics.fmean(values) for p, values in per_dropout(rows, "best_val_accuracy").items()}

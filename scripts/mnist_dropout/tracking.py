@@ -22,11 +22,9 @@ DESCRIPTION = (
     "`snakemake --cores 1 results/mlflow/mlflow.db` and rebuilt on every export. "
     "Filter `tags.current = 'yes'` for the models the config of the export uses."
 )
-# The small files of a model and of its settings folder copied as artifacts
-# (model.keras is named by the tag model_path, not copied).
+# Copied as artifacts (model.keras is named by the tag model_path).
 ARTIFACTS = ("metrics.json", "train_info.json", "settings.yaml")
-# MLflow's status of a run by the model folder's: a folder without test
-# metrics is what an interrupted job left.
+# By the folder's status: one without test metrics is an interrupted job's.
 RUN_STATUS = {"evaluated": "FINISHED", "trained": "KILLED", "incomplete": "KILLED"}
 
 
@@ -42,17 +40,15 @@ def flatten(mapping, prefix=""):
 
 
 def model_run(record, current):
-    """What MLflow records of one kept model (kept.model_record): {name,
-    params, metrics, tags, status, start, end, artifacts}; `current` the
-    (settings, dropout, seed) the config uses; a damaged kept file raises its
-    DamagedFileError."""
+    """What MLflow records of a kept.model_record: {name, params, metrics, tags,
+    status, start, end, artifacts}; `current`: the (settings, dropout, seed) in
+    use. A damaged kept file raises its DamagedFileError."""
     if record["damage"]:
         raise record["damage"]
     key, dropout, seed, train = record["settings"], record["dropout"], record["seed"], record["train"]
     history, metrics, described = record["history.csv"], record["metrics.json"], record["settings.yaml"]
     environment = record["train_info.json"].get("environment", {})
-    # The times the job recorded; a job that recorded none (interrupted, or of an
-    # earlier version) has only its folder's.
+    # The job's recorded times; a folder without them has its own.
     times = record["times"] or [record["path"].stat().st_mtime] * 2
     start, end = (int(seconds * 1000) for seconds in times)
     elapsed = itertools.accumulate(row["seconds"] for row in history)
@@ -100,10 +96,8 @@ def model_run(record, current):
 
 
 def export(results_dir, store, artifacts, current):
-    """Every model folder under `results_dir` as one run of the experiment
-    EXPERIMENT in a new SQLite store at `store` (replacing any), its small files
-    under the folder `artifacts`; `current`: the (settings, dropout, seed) the
-    config uses."""
+    """Every model folder under `results_dir` as one run of EXPERIMENT in a new
+    SQLite `store`, small files under `artifacts`; `current` as in model_run."""
     current = {(key, float(dropout), int(seed)) for key, dropout, seed in current}
     shutil.rmtree(artifacts, ignore_errors=True)
     with atomic_output(store) as temporary:
@@ -116,7 +110,7 @@ def export(results_dir, store, artifacts, current):
         # Every new store has a "Default" experiment: deleted, the UI shows only the study's.
         client.delete_experiment(client.get_experiment_by_name("Default").experiment_id)
         for folder in model_dirs(results_dir):
-            run = model_run(model_record(results_dir, *folder), current)
+            run = model_run(model_record(*folder), current)
             created = client.create_run(experiment, start_time=run["start"], run_name=run["name"])
             run_id = created.info.run_id
             client.log_batch(
