@@ -199,7 +199,7 @@ def test_mlflow_ui_lists_and_compares_the_runs_and_shows_a_new_export(exported, 
         return sorted(run_name(fields) for _, fields in model_dirs(workdir / "results"))
 
     names = kept_names()
-    # A connection per request (README): the UI reads each new export, not the file it replaced.
+    # A connection per request (docs/tracking.md): the UI reads each new export, not the file it replaced.
     live = {"MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool"}
     with mlflow_ui(workdir / STORE, tmp_path / "mlflow_ui.log", live) as url, browser_page() as page:
         experiment_id, runs = experiment_runs(url)
