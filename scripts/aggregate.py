@@ -6,9 +6,8 @@ from pathlib import Path
 from mnist_dropout.files import write_csv
 from mnist_dropout.jobs import atomic_output, log_to
 from mnist_dropout.kept import MODEL_FILE_READERS, model_fields, training_settings
-from mnist_dropout.paths import SETTINGS_FILE
 from mnist_dropout.summary import summary_markdown
-from mnist_dropout.tables import differing_settings, summary_columns, summary_row
+from mnist_dropout.tables import differing_settings, summary_row
 
 read_history, read_metrics = MODEL_FILE_READERS["history.csv"], MODEL_FILE_READERS["metrics.json"]
 
@@ -31,9 +30,10 @@ with log_to(snakemake.log[0]):
                 train["early_stopping"],
             )
         )
-    write_csv(snakemake.output.csv, rows, summary_columns(swept))
+    write_csv(snakemake.output.csv, rows, list(rows[0]))  # a column per swept setting after settings
     analysed = snakemake.params.analysed
-    markdown = summary_markdown(rows, Path(SETTINGS_FILE.format(settings=analysed)).read_text(), swept, analysed)
+    (described,) = [path for path in snakemake.input.settings if Path(path).parent.name == analysed]
+    markdown = summary_markdown(rows, Path(described).read_text(), swept, analysed)
     with atomic_output(snakemake.output.markdown) as temporary, open(temporary, "w") as stream:
         stream.write(markdown)
     print(markdown)

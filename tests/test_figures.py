@@ -10,7 +10,7 @@ from mnist_dropout.figures import plot_failures, plot_fit_loss, plot_metric_by_d
 from mnist_dropout.figures import plot_test_accuracy
 from mnist_dropout.paths import figure_paths
 from mnist_dropout.uncertainty import intervals_by_dropout
-from conftest import snakemake
+from conftest import snakemake, write_yaml
 from test_uncertainty import T_975_4, TABLE
 
 
@@ -102,9 +102,11 @@ def test_the_failure_grid_shows_each_image_titled_with_its_prediction(tmp_path):
     assert len(figure.axes) == 32 and 'wrongly judged "is an 8" (p = 0.3, seed 0)' in figure._suptitle.get_text()
 
 
+@pytest.mark.workflow
 def test_the_rules_draw_exactly_the_figure_list(tmp_path, subset_configs):
     # A dry run of everything: each job's outputs, one line each.
-    result = snakemake(tmp_path, "--dry-run", "--forceall", configs=subset_configs)
+    digit = write_yaml(tmp_path / "digit.yaml", {"analysis": {"failure_digit": 3}})
+    result = snakemake(tmp_path, "--dry-run", "--forceall", configs=[*subset_configs, digit])
     outputs = re.findall(r"^\s+output: (.+)$", result.stdout + result.stderr, flags=re.MULTILINE)
     drawn = {path for line in outputs for path in line.split(", ") if path.startswith("results/figures/")}
-    assert sorted(drawn) == sorted(figure_paths(8))
+    assert sorted(drawn) == sorted(figure_paths(3))

@@ -1,19 +1,19 @@
+import zipfile
+
 import numpy as np
 import pytest
 
 from mnist_dropout.figures import curve_band, digit_with_article
-from mnist_dropout.files import write_csv
-from mnist_dropout.kept import MODEL_FILE_READERS, DamagedFileError, by_model, read_csv
+from mnist_dropout.files import write_csv, write_json
+from mnist_dropout.kept import MODEL_FILE_READERS, DamagedFileError, by_model, model_fields, model_record, read_csv
 from mnist_dropout.summary import answer_markdown, summary_markdown
 from mnist_dropout.tables import (
-    SUMMARY_COLUMNS,
     best_epoch,
     combination_label,
     combination_labels,
     differing_settings,
     per_dropout,
     select_dropout,
-    summary_columns,
     summary_row,
 )
 
@@ -101,8 +101,6 @@ def test_swept_settings_become_columns_and_labels():
     assert (row["learning_rate"], row["hidden_units"], row["early_stopping"]) == (0.0005, "[1024, 1024]", "null")
     assert combination_label(swept) == "learning_rate 0.0005, hidden_units [1024, 1024], early_stopping null"
     assert combination_label({}) == ""
-    assert summary_columns(["learning_rate"])[:3] == ("settings", "learning_rate", "dropout")
-    assert summary_columns([]) == SUMMARY_COLUMNS
 
 
 def test_model_files_group_by_settings_in_run_order_then_dropout_and_seed_ascending():
@@ -236,4 +234,34 @@ def test_a_damaged_kept_file_is_named_with_its_problem_and_fix(tmp_path, name, c
     assert message.startswith(f"{path}: unreadable, or not what the workflow wrote (") and problem in message
     assert message.endswith(
         f"rerun snakemake with --forcerun {path} (a model of the current config), or delete {path.parent}"
+    )
+
+
+def test_a_model_record_reads_each_file_its_status_and_the_recorded_times(tmp_path):
+    folder = tmp_path / "results" / "models" / "0123456789ab" / "p0.3" / "seed2"
+    folder.mkdir(parents=True)
+    fields = model_fields(folder)
+    assert fields == {"settings": "0123456789ab", "dropout": 0.3, "seed": 2}
+    assert model_fields(tmp_path / "results" / "models" / "0123456789ab" / "p0.3") is None
+    # Empty, as an interrupted job leaves it: nothing read, nothing recorded.
+    record = model_record(folder, fields)
+    assert (record["status"], record["damage"], record["times"], record["train"]) == ("incomplete", None, None, {})
+    (folder.parent.parent / "settings.yaml").write_text("train: {learning_rate: 0.001}\ndata: {}\ncode: {}\n")
+    rows = [row | {"seconds": 1.5} for row in history(0.5, 0.4)]
+    write_csv(folder / "history.csv", rows, ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"))
+    with zipfile.ZipFile(folder / "model.keras", "w") as archive:
+        archive.writestr("config.json", "{}")
+        archive.writestr("model.weights.h5", "")
+    times = {"started": "2026-12-08T02:00:00+00:00", "ended": "2026-12-08T02:00:30.500000+00:00"}
+    info = {"train": {}, "environment": {"code": {"git_commit": "a" * 40, "uncommitted_changes": True}}, "times": times}
+    write_json(folder / "train_info.json", info)
+    record = model_record(folder, fields)
+    assert record["status"] == "trained" and record["train"] == {"learning_rate": 0.001}
+    assert record["code"] == "aaaaaaaaaaaa + changes" and record["times"][1] - record["times"][0] == 30.5
+    assert [row["val_loss"] for row in record["history.csv"]] == [0.5, 0.4] and record["metrics.json"] == {}
+    # A recorded time that is not one: the record names the file, as any damage.
+    write_json(folder / "train_info.json", {**info, "times": {"started": "yesterday"}})
+    record = model_record(folder, fields)
+    assert record["status"] == "damaged" and str(record["damage"]).startswith(
+        f"{folder / 'train_info.json'}: unreadable"
     )

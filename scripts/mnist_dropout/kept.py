@@ -122,8 +122,10 @@ MODEL_FILE_READERS = {
     "metrics.json": lambda path: read_json(path, ("test_loss", "test_accuracy", "precision", "recall", "f1")),
     "predictions.npz": lambda path: checked(path, _predictions),
 }
-# A folder's status by its files: a trained model's job wrote the first three.
-STATUSES = {"evaluated": tuple(MODEL_FILE_READERS), "trained": tuple(MODEL_FILE_READERS)[:3]}
+STATUSES = {
+    "evaluated": ("model.keras", "history.csv", "train_info.json", "metrics.json", "predictions.npz"),
+    "trained": ("model.keras", "history.csv", "train_info.json"),
+}
 
 
 def read_settings(path):
@@ -196,21 +198,24 @@ def model_record(model_dir, fields):
     readers = {**MODEL_FILE_READERS, SETTINGS_NAME: read_settings}
     paths = {name: model_dir / name for name in MODEL_FILE_READERS}
     paths[SETTINGS_NAME] = model_dir.parent.parent / SETTINGS_NAME
-    record = {"path": model_dir, "paths": paths, **fields, "damage": None}
+    record = {"path": model_dir, "paths": paths, **fields, "damage": None, "times": None}
     for name, path in paths.items():
         record[name] = [] if name == "history.csv" else {}
         try:
             record[name] = readers[name](path) if path.is_file() else record[name]
         except DamagedFileError as error:
             record["damage"] = record["damage"] or error
-    present = {path.name for path in model_dir.iterdir()}
-    statuses = (status for status, names in STATUSES.items() if present.issuperset(names))
-    record["status"] = "damaged" if record["damage"] else next(statuses, "incomplete")
     info = record["train_info.json"]
     record["train"] = record[SETTINGS_NAME].get("train") or info.get("train") or {}
     record["code"] = code_version_text(info.get("environment", {}))
-    times = info.get("times")
-    record["times"] = times and [datetime.fromisoformat(times[end]).timestamp() for end in ("started", "ended")]
+    try:
+        times = info.get("times")
+        record["times"] = times and [datetime.fromisoformat(times[key]).timestamp() for key in ("started", "ended")]
+    except (KeyError, TypeError, ValueError) as error:
+        record["damage"] = record["damage"] or damaged(paths["train_info.json"], f"times: {error}")
+    present = {path.name for path in model_dir.iterdir()}
+    statuses = (status for status, names in STATUSES.items() if present.issuperset(names))
+    record["status"] = "damaged" if record["damage"] else next(statuses, "incomplete")
     return record
 
 

@@ -101,10 +101,9 @@ def main(argv=None):
         sys.exit(str(error))
     rows = list_runs(args.results, current_runs(config, workflow))
     print(markdown(rows))
-    for row in rows:
-        if row["record"]["damage"]:
-            # Named as snakemake, run in the folder that holds results/, names them.
-            print(str(row["record"]["damage"]).replace(f"{Path(args.results)}/", "results/"))
+    # Each once (a damaged settings.yaml is all its models'), named as snakemake names them.
+    for damage in dict.fromkeys(str(row["record"]["damage"]) for row in rows if row["record"]["damage"]):
+        print(damage.replace(f"{Path(args.results)}/", "results/"))
     if args.prune:
         unused = [row for row in rows if not row["current"]]
         print(

@@ -19,11 +19,6 @@ SUMMARY_COLUMNS = (
 )
 
 
-def summary_columns(swept):
-    """The summary's columns: a column per swept setting after the settings key."""
-    return (SUMMARY_COLUMNS[0], *swept, *SUMMARY_COLUMNS[1:])
-
-
 def setting_text(value):
     """A setting's value as a table cell: JSON for lists, mappings and null
     ([512, 512], {"monitor": "val_loss", "patience": 2}), else as it is."""

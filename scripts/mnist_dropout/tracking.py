@@ -48,9 +48,10 @@ def model_run(record, current):
     key, dropout, seed, train = record["settings"], record["dropout"], record["seed"], record["train"]
     history, metrics, described = record["history.csv"], record["metrics.json"], record["settings.yaml"]
     environment = record["train_info.json"].get("environment", {})
-    # The job's recorded times; a folder without them has its own.
-    times = record["times"] or [record["path"].stat().st_mtime] * 2
-    start, end = (int(seconds * 1000) for seconds in times)
+    # The job's recorded times; a folder without them (an earlier version's) has its files'.
+    end = max(path.stat().st_mtime for path in [record["path"], *record["path"].iterdir()])
+    start, end = record["times"] or (end - sum(row["seconds"] for row in history), end)
+    start, end = int(start * 1000), int(end * 1000)
     elapsed = itertools.accumulate(row["seconds"] for row in history)
     series = [
         Metric(name, row[name], start + int(seconds * 1000), row["epoch"])
